@@ -1,0 +1,284 @@
+//! Heap and allocs profiles from jemalloc's sampling heap profiler.
+//!
+//! We ask jemalloc to dump its profile (`prof.dump`) to a temporary file, parse that text
+//! (`heap_v2` format: `@ addr...` stacks each followed by `t*: inuse_objs: inuse_bytes
+//! [alloc_objs: alloc_bytes]`), scale the sampled counts to estimates the way Go does
+//! (`scaleHeapSample`), and symbolise in-process. Both profiles carry Go's four sample types
+//! `alloc_objects/count, alloc_space/bytes, inuse_objects/count, inuse_space/bytes`, like Go's
+//! heap and allocs profiles, which are the same data with a different default:
+//! - `heap` shows `inuse_space` by default: sampled live allocations;
+//! - `allocs` shows `alloc_space`: everything sampled since start, freed or not. This needs
+//!   jemalloc's `prof_accum:true` (set by [`jemalloc_profiling!`](crate::jemalloc_profiling));
+//!   without it the alloc_* values are zero and a comment in the profile says so.
+
+use std::ffi::CString;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::error::PprofError;
+use crate::raw_profile::{merge_samples, RawProfile, RawSample, TextLayout};
+
+/// What a heap profile reader needs to know about jemalloc's profiler state.
+fn check_active() -> Result<(), PprofError> {
+    // SAFETY: reading documented mallctl names with their documented types (bool).
+    let built = unsafe { tikv_jemalloc_ctl::raw::read::<bool>(b"opt.prof\0") };
+    match built {
+        Err(_) => Err(PprofError::HeapInactive(
+            "jemalloc is not the allocator or was built without profiling".into(),
+        )),
+        Ok(false) => Err(PprofError::HeapInactive(
+            "jemalloc profiling is off: use http_pprof::jemalloc_profiling!() in the binary \
+             or start it with MALLOC_CONF=prof:true,prof_active:true,prof_accum:true"
+                .into(),
+        )),
+        Ok(true) => {
+            // SAFETY: as above.
+            match unsafe { tikv_jemalloc_ctl::raw::read::<bool>(b"prof.active\0") } {
+                Ok(true) => Ok(()),
+                _ => Err(PprofError::HeapInactive(
+                    "jemalloc profiling is built in but prof.active is false".into(),
+                )),
+            }
+        }
+    }
+}
+
+/// Asks jemalloc for its current profile, as text.
+fn dump_jemalloc_profile() -> Result<String, PprofError> {
+    check_active()?;
+    static DUMP_SEQ: AtomicU64 = AtomicU64::new(0);
+    let path = std::env::temp_dir().join(format!(
+        "http-pprof-{}-{}.heap",
+        std::process::id(),
+        DUMP_SEQ.fetch_add(1, Ordering::Relaxed)
+    ));
+    let c_path = CString::new(path.display().to_string())
+        .map_err(|e| PprofError::Collect(format!("temp path: {e}")))?;
+    // SAFETY: `prof.dump` takes a `const char *` file name; `c_path` outlives the call.
+    unsafe { tikv_jemalloc_ctl::raw::write(b"prof.dump\0", c_path.as_ptr()) }
+        .map_err(|e| PprofError::Collect(format!("prof.dump: {e}")))?;
+    let text = std::fs::read_to_string(&path);
+    let _ = std::fs::remove_file(&path);
+    text.map_err(|e| PprofError::Collect(format!("reading {}: {e}", path.display())))
+}
+
+/// One stack of a jemalloc dump, counts as sampled (not yet scaled).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JemallocRecord {
+    /// Return addresses, innermost first.
+    pub stack: Vec<usize>,
+    /// Sampled live objects.
+    pub inuse_objects: u64,
+    /// Sampled live bytes.
+    pub inuse_bytes: u64,
+    /// Sampled objects ever allocated here (needs `prof_accum`).
+    pub alloc_objects: u64,
+    /// Sampled bytes ever allocated here (needs `prof_accum`).
+    pub alloc_bytes: u64,
+}
+
+/// Parses jemalloc's `heap_v2` dump: returns the mean sampling interval in bytes and the records.
+pub fn parse_jemalloc_dump(text: &str) -> Result<(u64, Vec<JemallocRecord>), String> {
+    let mut lines = text.lines();
+    let header = lines.next().ok_or("empty dump")?;
+    let rate = header
+        .strip_prefix("heap_v2/")
+        .and_then(|r| r.trim().parse::<u64>().ok())
+        .ok_or_else(|| format!("unexpected header {header:?}"))?;
+    let mut records = Vec::new();
+    let mut pending: Option<Vec<usize>> = None;
+    for line in lines {
+        if line.starts_with("MAPPED_LIBRARIES") {
+            break;
+        }
+        if let Some(addrs) = line.strip_prefix('@') {
+            let stack = addrs
+                .split_whitespace()
+                .map(|a| usize::from_str_radix(a.trim_start_matches("0x"), 16))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("bad address in {line:?}: {e}"))?;
+            pending = Some(stack);
+        } else if let Some(counts) = line.trim_start().strip_prefix("t*:") {
+            // The first `t*:` (before any `@`) is the process total; skip it.
+            if let Some(stack) = pending.take() {
+                let n: Vec<u64> = counts
+                    .split(|c: char| c.is_whitespace() || c == ':' || c == '[' || c == ']')
+                    .filter(|s| !s.is_empty())
+                    .map(str::parse)
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| format!("bad counts in {line:?}: {e}"))?;
+                if n.len() < 4 {
+                    return Err(format!("short counts line {line:?}"));
+                }
+                records.push(JemallocRecord {
+                    stack,
+                    inuse_objects: n[0],
+                    inuse_bytes: n[1],
+                    alloc_objects: n[2],
+                    alloc_bytes: n[3],
+                });
+            }
+        }
+    }
+    Ok((rate, records))
+}
+
+/// Go's `scaleHeapSample`: a sampled (count, bytes) pair to an estimate of the true totals,
+/// given that an allocation of size s is sampled with probability 1 - exp(-s/rate).
+pub fn scale_heap_sample(count: u64, bytes: u64, rate: u64) -> (i64, i64) {
+    if count == 0 || bytes == 0 {
+        return (0, 0);
+    }
+    if rate <= 1 {
+        return (count as i64, bytes as i64);
+    }
+    let avg = bytes as f64 / count as f64;
+    let scale = 1.0 / (1.0 - (-avg / rate as f64).exp());
+    ((count as f64 * scale) as i64, (bytes as f64 * scale) as i64)
+}
+
+/// True for frames of jemalloc and the Rust allocator shims, which sit on top of every heap
+/// stack and say nothing about the caller (Go trims `runtime.mallocgc` the same way).
+pub fn is_allocator_frame(function: &str) -> bool {
+    const PREFIXES: &[&str] = &[
+        "prof_",
+        "je_",
+        "_rjem_",
+        "imalloc",
+        "ialloc",
+        "malloc",
+        "calloc",
+        "realloc",
+        "rallocx",
+        "do_rallocx",
+        "mallocx",
+        "posix_memalign",
+        "aligned_alloc",
+        "memalign",
+        "valloc",
+        "arena_",
+        "tcache_",
+        "_Unwind_Backtrace",
+        "__rustc::",
+        "__rust_alloc",
+        "__rust_realloc",
+        "__rust_alloc_zeroed",
+        "__rdl_",
+        "__rg_",
+        "alloc::alloc::",
+        "<alloc::alloc::Global",
+        "<tikv_jemallocator::",
+        "tikv_jemallocator::",
+        "std::sys::alloc",
+        "std::alloc::",
+        "<std::alloc::System",
+    ];
+    PREFIXES.iter().any(|p| function.starts_with(p))
+}
+
+/// Which of the two views of the heap data to serve.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeapView {
+    /// `/debug/pprof/heap`: live memory by default.
+    Heap,
+    /// `/debug/pprof/allocs`: all sampled allocations by default.
+    Allocs,
+}
+
+/// Collects the heap (or allocs) profile now.
+pub fn collect(view: HeapView) -> Result<RawProfile, PprofError> {
+    let text = dump_jemalloc_profile()?;
+    let (rate, records) = parse_jemalloc_dump(&text).map_err(PprofError::Collect)?;
+    let mut profile = RawProfile::new(
+        match view {
+            HeapView::Heap => "heap",
+            HeapView::Allocs => "allocs",
+        },
+        vec![
+            ("alloc_objects", "count"),
+            ("alloc_space", "bytes"),
+            ("inuse_objects", "count"),
+            ("inuse_space", "bytes"),
+        ],
+        ("space", "bytes"),
+        i64::try_from(rate).unwrap_or(i64::MAX),
+        TextLayout::Heap,
+    );
+    if view == HeapView::Allocs {
+        profile.default_sample_type = Some("alloc_space");
+    }
+    profile.trim = Some(is_allocator_frame);
+    // SAFETY: documented mallctl name and type.
+    let accum = unsafe { tikv_jemalloc_ctl::raw::read::<bool>(b"opt.prof_accum\0") }.unwrap_or(false);
+    if !accum {
+        profile
+            .comments
+            .push("jemalloc prof_accum is off: alloc_objects/alloc_space are not recorded".into());
+    }
+    let samples = records
+        .into_iter()
+        .map(|r| {
+            let (alloc_objects, alloc_space) = scale_heap_sample(r.alloc_objects, r.alloc_bytes, rate);
+            let (inuse_objects, inuse_space) = scale_heap_sample(r.inuse_objects, r.inuse_bytes, rate);
+            RawSample {
+                stack: r.stack,
+                values: vec![alloc_objects, alloc_space, inuse_objects, inuse_space],
+                labels: Vec::new(),
+            }
+        })
+        .collect();
+    profile.samples = merge_samples(samples);
+    Ok(profile)
+}
+
+/// Number of distinct allocation stacks, for the index page.
+pub fn record_count() -> usize {
+    dump_jemalloc_profile()
+        .ok()
+        .and_then(|t| parse_jemalloc_dump(&t).ok())
+        .map_or(0, |(_, r)| r.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_heap_v2_dump() {
+        let dump = "heap_v2/524288\n  t*: 3: 300 [9: 900]\n  t0: 3: 300 [9: 900]\n\
+                    @ 0x10 0x20 0x30\n  t*: 2: 200 [5: 500]\n  t0: 2: 200 [5: 500]\n\
+                    @ 0x40\n  t*: 1: 100 [4: 400]\n\nMAPPED_LIBRARIES:\n55-66 r-xp x\n";
+        let (rate, records) = parse_jemalloc_dump(dump).expect("valid dump");
+        assert_eq!(rate, 524288);
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[0].stack, vec![0x10, 0x20, 0x30]);
+        assert_eq!(
+            (records[0].inuse_objects, records[0].inuse_bytes, records[0].alloc_objects, records[0].alloc_bytes),
+            (2, 200, 5, 500)
+        );
+        assert_eq!(records[1].stack, vec![0x40]);
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        assert!(parse_jemalloc_dump("hello").is_err());
+        assert!(parse_jemalloc_dump("heap_v2/8\n@ zz\n").is_err());
+    }
+
+    #[test]
+    fn scaling_matches_go() {
+        // A single 512 KiB object at rate 512 KiB: scale 1/(1-e^-1) = 1.582.
+        let (n, b) = scale_heap_sample(1, 524288, 524288);
+        assert_eq!(n, 1);
+        assert_eq!(b, 829_411);
+        assert_eq!(scale_heap_sample(0, 10, 524288), (0, 0));
+    }
+
+    #[test]
+    fn allocator_frames_are_recognised() {
+        assert!(is_allocator_frame("_rjem_je_prof_backtrace"));
+        assert!(is_allocator_frame("prof_backtrace_impl"));
+        assert!(is_allocator_frame("alloc::alloc::exchange_malloc"));
+        assert!(!is_allocator_frame("alloc::raw_vec::RawVecInner<A>::try_allocate_in"));
+        assert!(!is_allocator_frame("matching::book::OrderBook::insert"));
+    }
+}

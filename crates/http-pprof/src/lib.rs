@@ -1,0 +1,50 @@
+//! Go-compatible `/debug/pprof` endpoints for any axum service, readable with
+//! `go tool pprof`. Mount with one line:
+//!
+//! ```no_run
+//! # let app: axum::Router = axum::Router::new();
+//! let app = app.merge(http_pprof::router(http_pprof::PprofConfig::default()));
+//! ```
+//!
+//! and serve with `into_make_service_with_connect_info::<SocketAddr>()` so loopback clients are
+//! recognised. Module map, in the order a request meets them:
+//! - [`config`]: [`PprofConfig`], access and duration limits.
+//! - `access`: loopback-or-bearer-token gate.
+//! - `routes`: one handler per Go endpoint, Go's parameters and headers.
+//! - `cpu`, `heap`, `goroutine`, `sync_profiles`, `threads`: the collectors; each returns a
+//!   [`raw_profile::RawProfile`] (stacks as addresses plus values).
+//! - [`raw_profile`]: deltas and Go's `debug=1` text; [`proto`]: profile.proto and gzip;
+//!   [`symbolize`]: addresses to demangled functions, files, lines, inlined frames.
+//! - [`jemalloc`]: the allocator glue and [`jemalloc_profiling!`] for binaries.
+//! - [`error`]: [`PprofError`], Go's error contract (`X-Go-Pprof: 1`, exact messages).
+//!
+//! Architecture invariant: nothing here reads flags or the environment; the service decides
+//! (token, timeouts) and passes a [`PprofConfig`].
+
+mod access;
+pub mod config;
+mod cpu;
+pub mod error;
+mod goroutine;
+#[cfg(feature = "jemalloc")]
+pub mod heap;
+mod index;
+#[cfg(feature = "jemalloc")]
+pub mod jemalloc;
+pub mod proto;
+pub mod raw_profile;
+mod routes;
+pub mod symbolize;
+mod sync_profiles;
+mod threads;
+
+pub use config::PprofConfig;
+pub use error::PprofError;
+
+/// The `/debug/pprof/*` routes (absolute paths), ready to `merge` into any router.
+///
+/// Applies `config.mutex_profile_fraction` and `config.block_profile_rate` to the process-wide
+/// `contention` profiles when called.
+pub fn router<S: Clone + Send + Sync + 'static>(config: PprofConfig) -> axum::Router<S> {
+    routes::build(config)
+}

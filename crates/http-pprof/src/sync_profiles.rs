@@ -1,0 +1,65 @@
+//! `mutex` and `block` profiles from the `contention` crate's per-stack buckets, with Go's
+//! sample types `contentions/count` and `delay/nanoseconds`.
+//!
+//! As in Go, mutex values are multiplied by the sampling fraction (1 in N events recorded, so
+//! each record stands for N), and block values are reported as recorded.
+
+use contention::ContentionSnapshot;
+
+use crate::raw_profile::{RawProfile, RawSample, TextLayout};
+
+/// Frames of the profiled lock and wait wrappers themselves.
+pub fn is_lock_frame(function: &str) -> bool {
+    function.starts_with("contention::")
+        || function.starts_with("<contention::")
+        || function.starts_with("lock_api::")
+        || function.starts_with("<lock_api::")
+        || function.starts_with("core::future::poll_fn")
+        || function.starts_with("<core::future::poll_fn")
+}
+
+/// Which profile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncKind {
+    /// `/debug/pprof/mutex`.
+    Mutex,
+    /// `/debug/pprof/block`.
+    Block,
+}
+
+/// Builds the profile from the process-wide buckets.
+pub fn collect(kind: SyncKind) -> RawProfile {
+    let (name, snapshot): (&'static str, ContentionSnapshot) = match kind {
+        SyncKind::Mutex => ("mutex", contention::mutex_profile().snapshot()),
+        SyncKind::Block => ("block", contention::block_profile().snapshot()),
+    };
+    let scale = match kind {
+        SyncKind::Mutex => i64::try_from(snapshot.rate.max(1)).unwrap_or(1),
+        SyncKind::Block => 1,
+    };
+    let mut profile = RawProfile::new(
+        name,
+        vec![("contentions", "count"), ("delay", "nanoseconds")],
+        ("contentions", "count"),
+        1,
+        TextLayout::Contention,
+    );
+    if kind == SyncKind::Mutex {
+        // Shown as "sampling period=" in the debug=1 text, as Go does.
+        profile.period = i64::try_from(snapshot.rate).unwrap_or(0);
+    }
+    profile.trim = Some(is_lock_frame);
+    profile.samples = snapshot
+        .records
+        .into_iter()
+        .map(|(stack, record)| RawSample {
+            stack: stack.ips().to_vec(),
+            values: vec![
+                i64::try_from(record.count).unwrap_or(i64::MAX).saturating_mul(scale),
+                i64::try_from(record.delay_ns).unwrap_or(i64::MAX).saturating_mul(scale),
+            ],
+            labels: Vec::new(),
+        })
+        .collect();
+    profile
+}

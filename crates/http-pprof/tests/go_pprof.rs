@@ -1,0 +1,407 @@
+//! End-to-end: the `pprof-demo` service on 127.0.0.1:0, real HTTP, and `go tool pprof` reading
+//! every profile type. Skips loudly when `go` is not installed.
+
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// Tests share two cores with the demo's busy threads: run them one at a time.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A running demo service, killed on drop.
+struct Demo {
+    child: Child,
+    base: String,
+    client: reqwest::Client,
+}
+
+impl Demo {
+    fn start() -> Demo {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pprof-demo"))
+            .env("PPROF_DEMO_ADDR", "127.0.0.1:0")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start pprof-demo");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(line) => line,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("pprof-demo did not report its address within 20 s");
+            }
+        };
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("http client");
+        Demo {
+            child,
+            base: format!("http://{addr}"),
+            client,
+        }
+    }
+
+    async fn get(&self, path: &str) -> Fetched {
+        let response = self
+            .client
+            .get(format!("{}{}", self.base, path))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        Fetched::from(response).await
+    }
+
+    async fn post(&self, path: &str, body: String) -> Fetched {
+        let response = self
+            .client
+            .post(format!("{}{}", self.base, path))
+            .body(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+        Fetched::from(response).await
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Fetched {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Fetched {
+    async fn from(response: reqwest::Response) -> Fetched {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.expect("read body").to_vec();
+        Fetched {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    fn header(&self, name: &str) -> String {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// Asserts a Go-style pprof error: status, text/plain, `X-Go-Pprof: 1`, exact message.
+    fn assert_go_error(&self, status: u16, message: &str) {
+        assert_eq!(self.status, status, "body: {}", self.text());
+        assert_eq!(self.header("x-go-pprof"), "1");
+        assert_eq!(self.header("content-type"), "text/plain; charset=utf-8");
+        assert_eq!(self.header("content-disposition"), "");
+        assert_eq!(self.text(), format!("{message}\n"));
+    }
+
+    /// Asserts a protobuf download named `filename` and writes it to a temp file.
+    fn save_profile(&self, filename: &str) -> PathBuf {
+        assert_eq!(self.status, 200, "body: {}", self.text());
+        assert_eq!(self.header("content-type"), "application/octet-stream");
+        assert_eq!(
+            self.header("content-disposition"),
+            format!("attachment; filename=\"{filename}\"")
+        );
+        assert_eq!(&self.body[..2], &[0x1f, 0x8b], "profile is not gzip'd");
+        static SEQ: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "http-pprof-test-{}-{}-{filename}.pb.gz",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::write(&path, &self.body).expect("write profile");
+        path
+    }
+}
+
+/// `go tool pprof <args> <file>`; fails the test if pprof fails.
+fn go_pprof(args: &[&str], profile: &Path) -> String {
+    let tmp = std::env::temp_dir().join("http-pprof-test-pprof-tmp");
+    let output = Command::new("go")
+        .args(["tool", "pprof"])
+        .args(args)
+        .arg(profile)
+        .env("PPROF_TMPDIR", &tmp)
+        .env("PPROF_BINARY_PATH", &tmp)
+        .output()
+        .expect("run go tool pprof");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "go tool pprof {args:?} failed: {}\n{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+fn have_go() -> bool {
+    let ok = Command::new("go")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!(
+            "\n!!!!!!!! SKIPPING go tool pprof test: `go` is not installed (apt install golang-go) !!!!!!!!\n"
+        );
+    }
+    ok
+}
+
+#[tokio::test]
+async fn cpu_profile_names_the_hot_function_with_file_and_line() {
+    if !have_go() {
+        return;
+    }
+    let _serial = SERIAL.lock().await;
+    let demo = Demo::start();
+    let file = demo
+        .get("/debug/pprof/profile?seconds=2")
+        .await
+        .save_profile("profile");
+    let raw = go_pprof(&["-raw"], &file);
+    assert!(raw.contains("PeriodType: cpu nanoseconds"), "{raw}");
+    assert!(raw.contains("samples/count cpu/nanoseconds"), "{raw}");
+    assert!(raw.contains("pprof-demo.rs:"), "no file:line in {raw}");
+    let top = go_pprof(&["-top", "-nodecount=200"], &file);
+    assert!(top.contains("pprof_demo::demo_cpu_hot_loop"), "{top}");
+    // Only inline-aware symbolisation can name a function that was inlined into a closure.
+    assert!(top.contains("pprof_demo::demo_inlined_mix (inline)"), "{top}");
+    let list = go_pprof(&["-list", "demo_cpu_hot_loop"], &file);
+    assert!(
+        list.contains("ROUTINE ======================== pprof_demo::demo_cpu_hot_loop in")
+            && list.contains("src/bin/pprof-demo.rs"),
+        "{list}"
+    );
+    assert!(list.contains("for i in 0..rounds"), "source not listed: {list}");
+}
+
+#[tokio::test]
+async fn heap_and_allocs_name_the_allocation_sites() {
+    if !have_go() {
+        return;
+    }
+    let _serial = SERIAL.lock().await;
+    let demo = Demo::start();
+    let heap = demo.get("/debug/pprof/heap").await.save_profile("heap");
+    let raw = go_pprof(&["-raw"], &heap);
+    assert!(
+        raw.contains("alloc_objects/count alloc_space/bytes inuse_objects/count inuse_space/bytes"),
+        "{raw}"
+    );
+    assert!(raw.contains("PeriodType: space bytes"), "{raw}");
+    let top = go_pprof(&["-top", "-sample_index=inuse_space"], &heap);
+    assert!(top.contains("pprof_demo::demo_retain_buffers"), "{top}");
+    // jemalloc and allocator shims are trimmed: the top frames are the callers' code.
+    let traces = go_pprof(&["-traces", "-sample_index=inuse_space"], &heap);
+    for machinery in ["prof_backtrace", "__rust_alloc", "je_malloc", "GlobalAlloc"] {
+        assert!(!traces.contains(machinery), "{machinery} left in {traces}");
+    }
+
+    let allocs = demo.get("/debug/pprof/allocs").await.save_profile("allocs");
+    let top = go_pprof(&["-top"], &allocs);
+    assert!(top.contains("Type: alloc_space"), "allocs defaults to alloc_space: {top}");
+    assert!(top.contains("pprof_demo::demo_churn_allocations"), "{top}");
+
+    let text = demo.get("/debug/pprof/heap?debug=1").await;
+    assert_eq!(text.status, 200);
+    assert!(text.text().starts_with("heap profile: "), "{}", text.text());
+    assert!(text.text().contains("demo_retain_buffers"));
+}
+
+#[tokio::test]
+async fn goroutine_profile_shows_the_long_lived_task() {
+    if !have_go() {
+        return;
+    }
+    let _serial = SERIAL.lock().await;
+    let demo = Demo::start();
+    let file = demo
+        .get("/debug/pprof/goroutine")
+        .await
+        .save_profile("goroutine");
+    let raw = go_pprof(&["-raw"], &file);
+    assert!(raw.contains("goroutine/count"), "{raw}");
+    assert!(raw.contains("pprof_demo::demo_long_lived_task"), "{raw}");
+
+    let debug1 = demo.get("/debug/pprof/goroutine?debug=1").await.text();
+    assert!(debug1.starts_with("goroutine profile: total "), "{debug1}");
+    assert!(debug1.contains("demo_long_lived_task"), "{debug1}");
+    let debug2 = demo.get("/debug/pprof/goroutine?debug=2").await.text();
+    assert!(debug2.starts_with("goroutine "), "{debug2}");
+    assert!(debug2.contains("pprof_demo::demo_long_lived_task"), "{debug2}");
+    assert!(debug2.contains("pprof_demo::demo_drain_slow_channel"), "{debug2}");
+}
+
+#[tokio::test]
+async fn mutex_and_block_profiles_name_the_waiting_callers() {
+    if !have_go() {
+        return;
+    }
+    let _serial = SERIAL.lock().await;
+    let demo = Demo::start();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mutex = demo.get("/debug/pprof/mutex").await.save_profile("mutex");
+    let raw = go_pprof(&["-raw"], &mutex);
+    assert!(raw.contains("contentions/count delay/nanoseconds"), "{raw}");
+    let top = go_pprof(&["-top"], &mutex);
+    assert!(top.contains("pprof_demo::demo_contend_on_book"), "{top}");
+    let text = demo.get("/debug/pprof/mutex?debug=1").await.text();
+    assert!(text.starts_with("--- mutex:\ncycles/second=1000000000\nsampling period=1\n"), "{text}");
+
+    let block = demo.get("/debug/pprof/block").await.save_profile("block");
+    let top = go_pprof(&["-top"], &block);
+    assert!(top.contains("pprof_demo::demo_drain_slow_channel"), "{top}");
+    let raw = go_pprof(&["-raw"], &block);
+    assert!(raw.contains("contentions/count delay/nanoseconds"), "{raw}");
+
+    // Delta over one second: a valid profile named "<name>-delta".
+    let delta = demo
+        .get("/debug/pprof/mutex?seconds=1")
+        .await
+        .save_profile("mutex-delta");
+    let top = go_pprof(&["-top"], &delta);
+    assert!(top.contains("pprof_demo::demo_contend_on_book"), "{top}");
+    let threads = demo
+        .get("/debug/pprof/threadcreate")
+        .await
+        .save_profile("threadcreate");
+    let raw = go_pprof(&["-raw"], &threads);
+    assert!(raw.contains("threadcreate/count"), "{raw}");
+}
+
+#[tokio::test]
+async fn errors_follow_go_contract() {
+    let _serial = SERIAL.lock().await;
+    let demo = Demo::start();
+    demo.get("/debug/pprof/nosuch")
+        .await
+        .assert_go_error(404, "Unknown profile");
+    demo.get("/debug/pprof/heap?seconds=abc").await.assert_go_error(
+        400,
+        r#"invalid value for "seconds" - must be a positive integer"#,
+    );
+    demo.get("/debug/pprof/mutex?seconds=-1").await.assert_go_error(
+        400,
+        r#"invalid value for "seconds" - must be a positive integer"#,
+    );
+    demo.get("/debug/pprof/heap?seconds=1&debug=1")
+        .await
+        .assert_go_error(400, "seconds and debug params are incompatible");
+    // The demo declares a 120 s request timeout.
+    demo.get("/debug/pprof/profile?seconds=200")
+        .await
+        .assert_go_error(400, "profile duration exceeds server's WriteTimeout");
+    demo.get("/debug/pprof/block?seconds=120")
+        .await
+        .assert_go_error(400, "profile duration exceeds server's WriteTimeout");
+    let trace = demo.get("/debug/pprof/trace?seconds=1").await;
+    assert_eq!(trace.status, 501);
+    assert_eq!(trace.header("x-go-pprof"), "1");
+    assert!(trace.text().starts_with("Could not enable tracing: "));
+    demo.get("/debug/pprof/mutex?rate=x")
+        .await
+        .assert_go_error(400, r#"invalid value for "rate" - must be a non-negative integer"#);
+
+    // A second CPU profile while one runs.
+    let first = {
+        let client = demo.client.clone();
+        let url = format!("{}/debug/pprof/profile?seconds=2", demo.base);
+        tokio::spawn(async move { client.get(url).send().await.map(|r| r.status().as_u16()) })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    demo.get("/debug/pprof/profile?seconds=1").await.assert_go_error(
+        500,
+        "Could not enable CPU profiling: cpu profiling already in use",
+    );
+    assert_eq!(first.await.unwrap().expect("first profile"), 200);
+}
+
+#[tokio::test]
+async fn index_cmdline_and_symbol_behave_like_go() {
+    let _serial = SERIAL.lock().await;
+    let demo = Demo::start();
+    let index = demo.get("/debug/pprof/").await;
+    assert_eq!(index.status, 200);
+    assert_eq!(index.header("content-type"), "text/html; charset=utf-8");
+    let html = index.text();
+    for name in ["allocs", "block", "goroutine", "heap", "mutex", "threadcreate", "profile"] {
+        assert!(html.contains(&format!("<a href='{name}?debug=1'>{name}</a>")), "{html}");
+    }
+    assert!(html.contains("<a href=\"goroutine?debug=2\">full goroutine stack dump</a>"));
+
+    let cmdline = demo.get("/debug/pprof/cmdline").await;
+    assert_eq!(cmdline.header("content-type"), "text/plain; charset=utf-8");
+    assert!(cmdline.text().ends_with("pprof-demo"), "{}", cmdline.text());
+
+    let get = demo.get("/debug/pprof/symbol").await;
+    assert_eq!(get.text(), "num_symbols: 1\n");
+
+    // Take a real code address from the mutex profile and ask for its name.
+    let text = demo.get("/debug/pprof/mutex?debug=1").await.text();
+    let addr = text
+        .lines()
+        .find(|l| l.contains("pprof_demo::demo_contend_on_book+"))
+        .and_then(|l| l.split('\t').nth(1))
+        .unwrap_or_else(|| panic!("no demo_contend_on_book frame in {text}"))
+        .to_owned();
+    let posted = demo
+        .post("/debug/pprof/symbol", format!("{addr}+0x0+junk"))
+        .await;
+    assert_eq!(
+        posted.text(),
+        format!("num_symbols: 1\n{addr} pprof_demo::demo_contend_on_book\n")
+    );
+}
+
+#[tokio::test]
+async fn cpu_and_heap_profiles_run_together_without_deadlock() {
+    let _serial = SERIAL.lock().await;
+    let demo = Demo::start();
+    let rounds = async {
+        for _ in 0..4 {
+            let cpu = demo.get("/debug/pprof/profile?seconds=1");
+            let heaps = async {
+                for _ in 0..6 {
+                    assert_eq!(demo.get("/debug/pprof/heap").await.status, 200);
+                    assert_eq!(demo.get("/debug/pprof/allocs?debug=1").await.status, 200);
+                }
+            };
+            let (cpu, ()) = tokio::join!(cpu, heaps);
+            assert_eq!(cpu.status, 200);
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(90), rounds)
+        .await
+        .expect("CPU and heap profiling together did not finish: deadlock?");
+}

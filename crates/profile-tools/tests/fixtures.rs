@@ -1,0 +1,311 @@
+//! Decoding, rendering, diffing and analysing the committed real profiles in `tests/data/`
+//! (Go ones from `tests/data/go/main.go`, Rust ones from `examples/capture_hotspot.rs`; see
+//! `tests/data/README.md`).
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use profile_tools::analyze::{analyze, Input, Priority};
+use profile_tools::categories::Category;
+use profile_tools::diff::Comparison;
+use profile_tools::flamegraph::{render, render_diff, FlamegraphConfig};
+use profile_tools::stacks::StackSummary;
+use profile_tools::{Profile, ProfileKind, SampleIndex};
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+}
+
+fn load(name: &str) -> Profile {
+    Profile::from_path(&data(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// Every committed fixture with the kind the decoder must see.
+const FIXTURES: &[(&str, ProfileKind)] = &[
+    ("go_cpu_json.pb.gz", ProfileKind::Cpu),
+    ("go_cpu_mutex.pb.gz", ProfileKind::Cpu),
+    ("go_cpu_regexp.pb.gz", ProfileKind::Cpu),
+    ("go_heap.pb.gz", ProfileKind::Heap),
+    ("go_allocs.pb.gz", ProfileKind::Allocs),
+    // Go's mutex and block profiles are identical on the wire; without our file-name
+    // convention both read as a contention profile.
+    ("go_mutex.pb.gz", ProfileKind::Mutex),
+    ("go_block.pb.gz", ProfileKind::Mutex),
+    ("go_goroutine.pb.gz", ProfileKind::Goroutine),
+    ("rust_cpu_serialization.pb.gz", ProfileKind::Cpu),
+];
+
+#[test]
+fn every_fixture_decodes_with_its_kind_and_the_default_sample_type() {
+    for (name, kind) in FIXTURES {
+        let p = load(name);
+        assert_eq!(p.kind, *kind, "{name}");
+        assert!(!p.stacks.is_empty(), "{name} has samples");
+        assert!(p.stacks.iter().all(|s| !s.frames.is_empty()), "{name}: empty stack");
+    }
+    // pprof's rule: the last sample type unless default_sample_type says otherwise.
+    let heap = load("go_heap.pb.gz");
+    assert_eq!(heap.sample_types[heap.default_index].name, "inuse_space");
+    let allocs = load("go_allocs.pb.gz");
+    assert_eq!(allocs.sample_types[allocs.default_index].name, "alloc_space");
+    let cpu = load("go_cpu_json.pb.gz");
+    assert_eq!(cpu.sample_types[cpu.default_index].name, "cpu");
+    assert_eq!(
+        cpu.resolve_index(&"samples".parse::<SampleIndex>().unwrap()).unwrap(),
+        0
+    );
+    assert!(cpu.resolve_index(&SampleIndex::Position(7)).is_err());
+}
+
+#[test]
+fn raw_and_gzip_encodings_decode_the_same() {
+    let gz = std::fs::read(data("go_cpu_json.pb.gz")).unwrap();
+    let mut raw = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut raw).unwrap();
+    let a = Profile::decode(&gz).unwrap();
+    let b = Profile::decode(&raw).unwrap();
+    assert_eq!(a.total(1), b.total(1));
+    assert_eq!(a.stacks.len(), b.stacks.len());
+}
+
+#[test]
+fn corrupt_and_empty_inputs_are_clear_errors() {
+    let empty = Profile::decode(b"").unwrap_err().to_string();
+    assert!(empty.contains("empty"), "{empty}");
+    let text = Profile::decode(b"this is not a profile at all").unwrap_err().to_string();
+    assert!(text.contains("not a valid pprof profile"), "{text}");
+    let gz = std::fs::read(data("go_cpu_json.pb.gz")).unwrap();
+    let truncated = Profile::decode(&gz[..gz.len() / 2]).unwrap_err().to_string();
+    assert!(truncated.contains("not a valid pprof profile"), "{truncated}");
+    let missing = Profile::from_path(Path::new("/nonexistent/x.pb.gz")).unwrap_err();
+    assert!(missing.to_string().contains("cannot read"), "{missing}");
+}
+
+/// Sums of each sample-type column in `go tool pprof -raw` output.
+fn go_raw_totals(path: &Path) -> Option<Vec<i64>> {
+    let out = Command::new("go")
+        .args(["tool", "pprof", "-raw"])
+        .arg(path)
+        .output()
+        .ok()?;
+    assert!(out.status.success(), "go tool pprof -raw failed: {out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut totals: Vec<i64> = Vec::new();
+    let mut in_samples = false;
+    for line in text.lines() {
+        if line.starts_with("Samples:") {
+            in_samples = true;
+            continue;
+        }
+        if line.starts_with("Locations") || line.starts_with("Mappings") {
+            break;
+        }
+        let Some((values, _)) = line.trim().split_once(':') else {
+            continue;
+        };
+        let parsed: Result<Vec<i64>, _> = values.split_whitespace().map(str::parse).collect();
+        match parsed {
+            Ok(v) if in_samples && !v.is_empty() => {
+                totals.resize(v.len(), 0);
+                for (t, x) in totals.iter_mut().zip(v) {
+                    *t += x;
+                }
+            }
+            _ => {}
+        }
+    }
+    Some(totals)
+}
+
+#[test]
+fn decoded_totals_agree_with_go_tool_pprof_raw() {
+    if Command::new("go").arg("version").output().is_err() {
+        eprintln!("SKIP: `go` is not installed; cannot cross-check with go tool pprof");
+        return;
+    }
+    for (name, _) in FIXTURES {
+        let p = load(name);
+        let go = go_raw_totals(&data(name)).unwrap();
+        let ours: Vec<i64> = (0..p.sample_types.len()).map(|i| p.total(i)).collect();
+        assert_eq!(ours, go, "{name}: totals per sample type");
+    }
+}
+
+#[test]
+fn folded_stacks_and_function_values_are_consistent() {
+    let p = load("go_cpu_json.pb.gz");
+    let s = StackSummary::new(&p, p.default_index);
+    let folded_sum: u64 = s.folded.values().sum();
+    assert_eq!(folded_sum as i64, s.total);
+    let flat_sum: i64 = s.functions.iter().map(|f| f.flat).sum();
+    assert_eq!(flat_sum, s.total, "every sample has exactly one leaf");
+    assert!(s.functions.iter().all(|f| f.cum >= f.flat && f.cum <= s.total));
+    // Stacks are root first: Go's goroutine roots come first, never last.
+    assert!(s.folded.keys().all(|k| !k.ends_with("runtime.goexit")));
+    assert!(s.folded.keys().any(|k| k.starts_with("runtime.main;main.main")));
+    // Inlined frames are expanded: sync.(*Mutex).Lock is inlined into its caller in Go.
+    let m = load("go_cpu_mutex.pb.gz");
+    let ms = StackSummary::new(&m, m.default_index);
+    assert!(ms
+        .folded
+        .keys()
+        .any(|k| k.contains("main.mutexWork.func1;sync.(*Mutex).Lock")));
+}
+
+fn assert_inferno_svg(svg: &[u8]) {
+    let text = std::str::from_utf8(svg).expect("SVG is UTF-8");
+    let mut reader = quick_xml::Reader::from_str(text);
+    let mut elements = 0;
+    loop {
+        match reader.read_event() {
+            Ok(quick_xml::events::Event::Eof) => break,
+            Ok(quick_xml::events::Event::Start(_)) => elements += 1,
+            Ok(_) => {}
+            Err(e) => panic!("SVG is not well-formed XML: {e}"),
+        }
+    }
+    assert!(elements > 10, "SVG has content");
+    assert!(text.contains("<script"), "inferno's script is embedded");
+    assert!(text.contains("function search("), "search is available");
+    assert!(text.contains("function zoom("), "click-to-zoom is available");
+}
+
+#[test]
+fn flamegraphs_are_valid_svg_with_title_unit_and_script() {
+    for (name, _) in FIXTURES {
+        let p = load(name);
+        let svg = render(&p, p.default_index, &FlamegraphConfig::default()).unwrap();
+        assert_inferno_svg(&svg);
+    }
+    let p = load("go_heap.pb.gz");
+    let svg = String::from_utf8(
+        render(
+            &p,
+            p.default_index,
+            &FlamegraphConfig {
+                title: None,
+                service: Some("trading-api".into()),
+            },
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert!(svg.contains("heap profile · trading-api · snapshot"));
+    assert!(svg.contains(" bytes, "), "hover text counts bytes");
+    let cpu = load("go_cpu_json.pb.gz");
+    let svg = String::from_utf8(render(&cpu, cpu.default_index, &FlamegraphConfig::default()).unwrap()).unwrap();
+    assert!(svg.contains("CPU profile · 2.1s"), "duration in title");
+    assert!(svg.contains("nanoseconds, "), "hover text counts nanoseconds");
+    assert!(svg.contains("encoding/json.Marshal"));
+}
+
+#[test]
+fn a_profile_diffed_against_itself_shows_no_change() {
+    for (name, _) in FIXTURES {
+        let p = load(name);
+        let s = StackSummary::new(&p, p.default_index);
+        let c = Comparison::new(&s, &s, "x", 10);
+        assert!(c.is_unchanged(), "{name}: {c:?}");
+        assert!(c.to_text().contains("No change"));
+        let svg = render_diff(&p, p.default_index, &p, p.default_index, "self").unwrap();
+        assert_inferno_svg(&svg);
+    }
+}
+
+#[test]
+fn a_real_difference_is_reported_both_ways() {
+    let json = load("go_cpu_json.pb.gz");
+    let re = load("go_cpu_regexp.pb.gz");
+    let a = StackSummary::new(&json, json.default_index);
+    let b = StackSummary::new(&re, re.default_index);
+    let c = Comparison::new(&a, &b, "nanoseconds", 50);
+    assert!(c.regressions.iter().any(|d| d.name.starts_with("regexp")));
+    assert!(c.improvements.iter().any(|d| d.name.starts_with("encoding/json")));
+    assert!(c.regressions.iter().all(|d| d.delta_points > 0.0));
+}
+
+fn analyze_fixture(name: &str) -> profile_tools::analyze::Analysis {
+    let p = load(name);
+    let path = data(name);
+    analyze(
+        Input {
+            profile: &p,
+            index: p.default_index,
+            path: &path,
+        },
+        None,
+    )
+}
+
+#[test]
+fn analyzer_names_the_known_hotspot_of_each_go_profile() {
+    for (name, expected) in [
+        ("go_cpu_json.pb.gz", Category::Serialization),
+        ("go_cpu_mutex.pb.gz", Category::LockContention),
+        ("go_cpu_regexp.pb.gz", Category::Regex),
+        ("go_mutex.pb.gz", Category::LockContention),
+    ] {
+        let a = analyze_fixture(name);
+        let top = a.categories.first().unwrap_or_else(|| panic!("{name}: no category"));
+        assert_eq!(top.category, expected, "{name}: {:#?}", a.categories);
+        assert_eq!(top.priority, Priority::High, "{name}");
+    }
+}
+
+#[test]
+fn report_wording_fits_the_profile_type() {
+    assert_eq!(analyze_fixture("go_cpu_json.pb.gz").measure, "CPU time");
+    assert_eq!(analyze_fixture("go_heap.pb.gz").measure, "in-use memory (bytes)");
+    assert_eq!(analyze_fixture("go_allocs.pb.gz").measure, "allocated bytes");
+    assert_eq!(analyze_fixture("go_mutex.pb.gz").measure, "lock wait delay");
+    assert_eq!(analyze_fixture("go_goroutine.pb.gz").measure, "task count");
+    let heap = analyze_fixture("go_heap.pb.gz");
+    assert_eq!(heap.summary.top_hotspot.as_deref(), Some("main.allocWork"));
+    let md = heap.to_markdown();
+    assert!(md.contains("in-use memory (bytes)"));
+    assert!(!md.contains("CPU"), "a heap report never speaks of CPU:\n{md}");
+}
+
+#[test]
+fn markdown_report_has_every_section_and_exact_commands() {
+    let a = analyze_fixture("go_cpu_mutex.pb.gz");
+    let md = a.to_markdown();
+    for section in [
+        "## 🎯 Executive summary",
+        "**Top hotspot:**",
+        "**High-priority findings:**",
+        "**Overall assessment:**",
+        "## 🔥 Hotspots",
+        "| # | Priority | Flat % | Cum % |",
+        "## 💡 Recommendations by category",
+        "### 1. Lock contention — 🔴 HIGH",
+        "## ➡️ Next steps",
+        "make profile-mutex",
+        "go tool pprof -list",
+        "simex diff",
+        "HIGH at 10% flat or more",
+    ] {
+        assert!(md.contains(section), "missing {section:?} in:\n{md}");
+    }
+    assert!(a.summary.high_findings >= 1);
+    let json = serde_json::to_value(&a).unwrap();
+    assert_eq!(json["categories"][0]["category"], "lock_contention");
+    assert_eq!(json["kind"], "cpu");
+}
+
+#[test]
+fn base_comparison_against_itself_reports_no_change() {
+    let p = load("go_cpu_json.pb.gz");
+    let path = data("go_cpu_json.pb.gz");
+    let input = Input {
+        profile: &p,
+        index: p.default_index,
+        path: &path,
+    };
+    let a = analyze(input, Some(input));
+    let cmp = a.comparison.as_ref().unwrap();
+    assert!(cmp.functions.is_unchanged() && cmp.categories.is_empty());
+    assert!(a.to_markdown().contains("**No change:**"));
+}

@@ -1,0 +1,28 @@
+//! `market-sim`: parse the flags, bind, start the makers in the background, serve until a signal.
+
+use clap::Parser;
+use market_sim::app::MarketSim;
+use market_sim::config::{Config, DEFAULT_PORT};
+use tokio_util::sync::CancellationToken;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::parse();
+    service_kit::telemetry::init_tracing(config.common.log_format);
+    let settings = config.validate()?;
+    let shutdown = CancellationToken::new();
+    service_kit::shutdown::cancel_on_signal(shutdown.clone());
+    let sim = MarketSim::new(&settings, shutdown.clone())?;
+    let addr = config.common.listen_or(DEFAULT_PORT);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+    tracing::info!(%addr, exchange = %settings.exchange_url, "market-sim listening");
+    let starter = sim.clone();
+    tokio::spawn(async move { starter.start(settings).await });
+    service_kit::shutdown::serve(listener, sim.router(), shutdown.clone(), config.common.drain_timeout()).await?;
+    shutdown.cancel();
+    // Give the makers a moment to pull their quotes.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    Ok(())
+}

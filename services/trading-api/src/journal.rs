@@ -1,0 +1,571 @@
+//! The journal: an append-only file of every accepted command, written before the client is
+//! answered, replayed on start.
+//!
+//! Record layout (little endian): `len: u32 | crc32: u32 | seq: u64 | payload[len]`, where the
+//! CRC covers the sequence number and the payload. Sequence numbers start at 1 and increase by
+//! one; a gap is corruption.
+//!
+//! Sync modes and what an acknowledged command survives:
+//! - `always`: each record is written and `fdatasync`ed inside the append, before the command is
+//!   applied. Survives process crash and power loss. Slowest: one fsync per command.
+//! - `batch` (default): appends go to a buffer; a writer thread writes and fsyncs whatever has
+//!   accumulated (group commit) and the command is answered once its record is synced. Same
+//!   guarantee as `always`, with one fsync shared by all commands that arrived meanwhile.
+//! - `none`: the writer thread writes without fsync and commands are answered without waiting.
+//!   A process crash can lose the last few milliseconds of answered commands; an OS crash more.
+//!
+//! Reading: a record cut short at the end of the file (a crash mid-write) is a *torn tail*: it is
+//! dropped with a warning and the file truncated. A bad record followed by more data is
+//! *corruption*: start-up stops with an error naming the offset.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::{Condvar, Mutex};
+use prometheus::Histogram;
+use tokio::sync::watch;
+
+/// Bytes before the payload.
+const HEADER_LEN: usize = 16;
+/// Largest payload accepted when reading; anything bigger is corruption.
+const MAX_RECORD: usize = 1 << 20;
+
+/// How appends are made durable (see the module docs for each guarantee).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncMode {
+    /// fsync every record before answering.
+    Always,
+    /// Group commit: one fsync for all records waiting, answer after it.
+    Batch,
+    /// Never fsync; answer without waiting for the write.
+    None,
+}
+
+/// Journal failures.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// Reading or writing the file failed.
+    #[error("journal I/O on {path}: {source}")]
+    Io {
+        /// The journal file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A record in the middle of the file is damaged; the journal cannot be trusted.
+    #[error("journal {path} is corrupt at byte {offset} (after sequence {last_seq}): {reason}")]
+    Corrupt {
+        /// The journal file.
+        path: PathBuf,
+        /// Byte offset of the bad record.
+        offset: u64,
+        /// Last good sequence number.
+        last_seq: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An earlier write failed; nothing more is accepted.
+    #[error("journal stopped after an earlier write failure")]
+    Failed,
+    /// The journal is closed (shutting down).
+    #[error("journal is closed")]
+    Closed,
+}
+
+/// Where a scan ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScanEnd {
+    /// Sequence number of the last good record (or the start point if none).
+    pub last_seq: u64,
+    /// Byte length of the valid prefix; appends continue here.
+    pub valid_len: u64,
+    /// Whether a torn tail was dropped.
+    pub torn_tail: bool,
+}
+
+/// Reads records from `offset` (which must start a record with sequence `after_seq + 1`), calls
+/// `apply` for each, truncates a torn tail, and fails on corruption.
+pub fn scan(
+    path: &Path,
+    offset: u64,
+    after_seq: u64,
+    mut apply: impl FnMut(u64, &[u8]) -> anyhow::Result<()>,
+) -> anyhow::Result<ScanEnd> {
+    let io = |source| JournalError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(ScanEnd {
+                last_seq: after_seq,
+                valid_len: 0,
+                torn_tail: false,
+            })
+        }
+        Err(e) => return Err(io(e).into()),
+    };
+    let file_len = file.metadata().map_err(io)?.len();
+    if offset > file_len {
+        return Err(JournalError::Corrupt {
+            path: path.to_owned(),
+            offset,
+            last_seq: after_seq,
+            reason: format!("snapshot points past the end of the journal ({file_len} bytes)"),
+        }
+        .into());
+    }
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    reader.seek(SeekFrom::Start(offset)).map_err(io)?;
+    let mut pos = offset;
+    let mut last_seq = after_seq;
+    let mut payload = Vec::new();
+    let corrupt = |pos: u64, last_seq: u64, reason: String| JournalError::Corrupt {
+        path: path.to_owned(),
+        offset: pos,
+        last_seq,
+        reason,
+    };
+    let mut torn_tail = false;
+    while pos < file_len {
+        let remaining = file_len - pos;
+        if remaining < HEADER_LEN as u64 {
+            torn_tail = true;
+            break;
+        }
+        let mut header = [0u8; HEADER_LEN];
+        reader.read_exact(&mut header).map_err(io)?;
+        let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+        let mut seq_bytes = [0u8; 8];
+        seq_bytes.copy_from_slice(&header[8..16]);
+        let seq = u64::from_le_bytes(seq_bytes);
+        let end = pos + (HEADER_LEN + len) as u64;
+        if end > file_len {
+            if len > MAX_RECORD {
+                return Err(corrupt(pos, last_seq, format!("record length {len} is implausible")).into());
+            }
+            torn_tail = true;
+            break;
+        }
+        if len > MAX_RECORD {
+            return Err(corrupt(pos, last_seq, format!("record length {len} is implausible")).into());
+        }
+        payload.resize(len, 0);
+        reader.read_exact(&mut payload).map_err(io)?;
+        let mut hasher = crc32fast::Hasher::new();
+        hasher.update(&seq_bytes);
+        hasher.update(&payload);
+        if hasher.finalize() != crc {
+            if end == file_len {
+                torn_tail = true;
+                break;
+            }
+            return Err(corrupt(pos, last_seq, "checksum mismatch".to_owned()).into());
+        }
+        if seq != last_seq + 1 {
+            return Err(corrupt(pos, last_seq, format!("expected sequence {}, found {seq}", last_seq + 1)).into());
+        }
+        apply(seq, &payload)
+            .map_err(|e| corrupt(pos, last_seq, format!("record {seq} cannot be applied: {e:#}")))?;
+        last_seq = seq;
+        pos = end;
+    }
+    if torn_tail {
+        tracing::warn!(
+            path = %path.display(),
+            offset = pos,
+            dropped_bytes = file_len - pos,
+            last_seq,
+            "dropping torn last journal record (crash mid-write)"
+        );
+        let file = OpenOptions::new().write(true).open(path).map_err(io)?;
+        file.set_len(pos).map_err(io)?;
+        file.sync_all().map_err(io)?;
+    }
+    Ok(ScanEnd {
+        last_seq,
+        valid_len: pos,
+        torn_tail,
+    })
+}
+
+/// Encodes one record.
+fn encode(seq: u64, payload: &[u8], out: &mut Vec<u8>) {
+    let seq_bytes = seq.to_le_bytes();
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&seq_bytes);
+    hasher.update(payload);
+    // Payloads are bounded by the request body limit, far below u32::MAX.
+    let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&hasher.finalize().to_le_bytes());
+    out.extend_from_slice(&seq_bytes);
+    out.extend_from_slice(payload);
+}
+
+/// Journal latency metrics.
+#[derive(Clone)]
+pub struct JournalMetrics {
+    /// Time spent inside [`Journal::append`] (encode, and for `always` the write and fsync).
+    pub append: Histogram,
+    /// Duration of each fsync.
+    pub fsync: Histogram,
+}
+
+/// Durability progress published to waiters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Durable {
+    /// Highest sequence number that is durable per the sync mode.
+    seq: u64,
+    /// A write failed; waiters must give up.
+    failed: bool,
+}
+
+/// State behind the append lock.
+struct State {
+    /// Next sequence number to assign.
+    next_seq: u64,
+    /// Logical file length including pending bytes: where the next record starts.
+    len: u64,
+    /// Encoded records not yet handed to the writer (`batch`/`none`).
+    pending: Vec<u8>,
+    /// Sequence number of the last record in `pending`.
+    pending_last: u64,
+    /// The file, for `always` mode (the writer thread owns it otherwise).
+    file: Option<File>,
+    /// Set by [`Journal::close`]; appends fail afterwards.
+    closed: bool,
+    /// Set on a write failure; appends fail afterwards.
+    failed: bool,
+}
+
+struct Shared {
+    mode: SyncMode,
+    path: PathBuf,
+    state: Mutex<State>,
+    /// Wakes the writer thread when `pending` fills or on close.
+    wake: Condvar,
+    durable: watch::Sender<Durable>,
+    metrics: JournalMetrics,
+}
+
+/// An open journal, appending after the records already replayed.
+pub struct Journal {
+    shared: Arc<Shared>,
+    /// The group-commit writer (`batch`/`none`).
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal")
+            .field("path", &self.shared.path)
+            .field("mode", &self.shared.mode)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Journal {
+    /// Opens `path` for appending at `end` (from [`scan`]).
+    pub fn open(path: &Path, end: ScanEnd, mode: SyncMode, metrics: JournalMetrics) -> Result<Self, JournalError> {
+        let io = |source| JournalError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map_err(io)?;
+        file.set_len(end.valid_len).map_err(io)?;
+        file.seek(SeekFrom::Start(end.valid_len)).map_err(io)?;
+        if let Some(dir) = path.parent() {
+            // Make the file's directory entry durable too.
+            if let Ok(dir) = File::open(dir) {
+                let _ = dir.sync_all();
+            }
+        }
+        let (durable, _) = watch::channel(Durable {
+            seq: end.last_seq,
+            failed: false,
+        });
+        let threaded = mode != SyncMode::Always;
+        let shared = Arc::new(Shared {
+            mode,
+            path: path.to_owned(),
+            state: Mutex::new(State {
+                next_seq: end.last_seq + 1,
+                len: end.valid_len,
+                pending: Vec::with_capacity(1 << 16),
+                pending_last: end.last_seq,
+                file: if threaded { None } else { Some(file.try_clone().map_err(io)?) },
+                closed: false,
+                failed: false,
+            }),
+            wake: Condvar::new(),
+            durable,
+            metrics,
+        });
+        let writer = if threaded {
+            let shared = Arc::clone(&shared);
+            Some(
+                std::thread::Builder::new()
+                    .name("journal-writer".into())
+                    .spawn(move || writer_loop(&shared, file))
+                    .map_err(io)?,
+            )
+        } else {
+            None
+        };
+        Ok(Self {
+            shared,
+            writer: Mutex::new(writer),
+        })
+    }
+
+    /// The sync mode.
+    pub fn mode(&self) -> SyncMode {
+        self.shared.mode
+    }
+
+    /// Appends one record and returns its sequence number. Call it inside the critical section
+    /// that applies the command, so journal order is apply order. In `always` mode the record is
+    /// durable on return; otherwise await [`Journal::wait_durable`] before answering.
+    pub fn append(&self, payload: &[u8]) -> Result<u64, JournalError> {
+        let started = Instant::now();
+        let mut st = self.shared.state.lock();
+        if st.failed {
+            return Err(JournalError::Failed);
+        }
+        if st.closed {
+            return Err(JournalError::Closed);
+        }
+        let seq = st.next_seq;
+        let result = match self.shared.mode {
+            SyncMode::Always => {
+                let mut record = Vec::with_capacity(HEADER_LEN + payload.len());
+                encode(seq, payload, &mut record);
+                let fsync = &self.shared.metrics.fsync;
+                let write = st.file.as_mut().map(|file| {
+                    file.write_all(&record)?;
+                    let t = Instant::now();
+                    file.sync_data()?;
+                    fsync.observe(t.elapsed().as_secs_f64());
+                    Ok::<_, std::io::Error>(())
+                });
+                match write {
+                    Some(Ok(())) => {
+                        st.len += record.len() as u64;
+                        self.shared.durable.send_replace(Durable { seq, failed: false });
+                        Ok(seq)
+                    }
+                    Some(Err(source)) => {
+                        st.failed = true;
+                        self.shared.durable.send_replace(Durable { seq: seq - 1, failed: true });
+                        Err(JournalError::Io {
+                            path: self.shared.path.clone(),
+                            source,
+                        })
+                    }
+                    None => Err(JournalError::Closed),
+                }
+            }
+            SyncMode::Batch | SyncMode::None => {
+                let before = st.pending.len();
+                encode(seq, payload, &mut st.pending);
+                st.len += (st.pending.len() - before) as u64;
+                st.pending_last = seq;
+                self.shared.wake.notify_one();
+                Ok(seq)
+            }
+        };
+        if result.is_ok() {
+            st.next_seq += 1;
+        }
+        drop(st);
+        self.shared.metrics.append.observe(started.elapsed().as_secs_f64());
+        result
+    }
+
+    /// Waits until record `seq` is as durable as the sync mode promises (immediately for `none`).
+    pub async fn wait_durable(&self, seq: u64) -> Result<(), JournalError> {
+        if self.shared.mode == SyncMode::None {
+            return Ok(());
+        }
+        let mut rx = self.shared.durable.subscribe();
+        let durable = rx
+            .wait_for(|d| d.seq >= seq || d.failed)
+            .await
+            .map_err(|_| JournalError::Closed)?;
+        if durable.seq >= seq {
+            Ok(())
+        } else {
+            Err(JournalError::Failed)
+        }
+    }
+
+    /// `(last sequence number, byte length)` of everything appended so far; a snapshot taken
+    /// while commands are quiesced records this as its replay starting point.
+    pub fn position(&self) -> (u64, u64) {
+        let st = self.shared.state.lock();
+        (st.next_seq - 1, st.len)
+    }
+
+    /// Stops accepting appends, writes and fsyncs everything pending, and stops the writer.
+    pub fn close(&self) {
+        {
+            let mut st = self.shared.state.lock();
+            st.closed = true;
+            if let Some(file) = st.file.as_ref() {
+                let _ = file.sync_all();
+            }
+            self.shared.wake.notify_all();
+        }
+        if let Some(handle) = self.writer.lock().take() {
+            if handle.join().is_err() {
+                tracing::error!("journal writer panicked");
+            }
+        }
+    }
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// The `batch`/`none` writer: takes whatever is pending, writes it, fsyncs (batch), publishes.
+fn writer_loop(shared: &Shared, mut file: File) {
+    let mut buffer = Vec::with_capacity(1 << 16);
+    loop {
+        let (last, closing) = {
+            let mut st = shared.state.lock();
+            while st.pending.is_empty() && !st.closed {
+                shared.wake.wait(&mut st);
+            }
+            std::mem::swap(&mut buffer, &mut st.pending);
+            (st.pending_last, st.closed)
+        };
+        if !buffer.is_empty() {
+            let result = file.write_all(&buffer).and_then(|()| {
+                if shared.mode == SyncMode::Batch {
+                    let t = Instant::now();
+                    file.sync_data()?;
+                    shared.metrics.fsync.observe(t.elapsed().as_secs_f64());
+                }
+                Ok(())
+            });
+            buffer.clear();
+            if let Err(err) = result {
+                tracing::error!(%err, path = %shared.path.display(), "journal write failed; refusing further commands");
+                shared.state.lock().failed = true;
+                shared.durable.send_modify(|d| d.failed = true);
+                return;
+            }
+            shared.durable.send_replace(Durable { seq: last, failed: false });
+        }
+        if closing {
+            let st = shared.state.lock();
+            if st.pending.is_empty() {
+                drop(st);
+                if let Err(err) = file.sync_all() {
+                    tracing::error!(%err, "final journal fsync failed");
+                }
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn metrics() -> JournalMetrics {
+        let h = || Histogram::with_opts(prometheus::HistogramOpts::new("h", "h")).unwrap();
+        JournalMetrics { append: h(), fsync: h() }
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("simex-journal-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn write_records(path: &Path, mode: SyncMode, payloads: &[&str]) {
+        let end = scan(path, 0, 0, |_, _| Ok(())).unwrap();
+        let journal = Journal::open(path, end, mode, metrics()).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        for p in payloads {
+            let seq = journal.append(p.as_bytes()).unwrap();
+            rt.block_on(journal.wait_durable(seq)).unwrap();
+        }
+        journal.close();
+    }
+
+    fn read_all(path: &Path) -> anyhow::Result<(Vec<String>, ScanEnd)> {
+        let mut out = Vec::new();
+        let end = scan(path, 0, 0, |_, p| {
+            out.push(String::from_utf8(p.to_vec())?);
+            Ok(())
+        })?;
+        Ok((out, end))
+    }
+
+    #[test]
+    fn round_trips_in_every_mode_and_appends_after_reopen() {
+        for mode in [SyncMode::Always, SyncMode::Batch, SyncMode::None] {
+            let dir = temp_dir(&format!("{mode:?}"));
+            let path = dir.join("journal.log");
+            write_records(&path, mode, &["a", "bb"]);
+            write_records(&path, mode, &["ccc"]);
+            let (records, end) = read_all(&path).unwrap();
+            assert_eq!(records, ["a", "bb", "ccc"], "{mode:?}");
+            assert_eq!(end.last_seq, 3);
+            assert!(!end.torn_tail);
+        }
+    }
+
+    #[test]
+    fn torn_tail_is_dropped_and_truncated() {
+        let dir = temp_dir("torn");
+        let path = dir.join("journal.log");
+        write_records(&path, SyncMode::Always, &["one", "two", "three"]);
+        let len = std::fs::metadata(&path).unwrap().len();
+        // Cut the last record in half, as a crash mid-write would.
+        OpenOptions::new().write(true).open(&path).unwrap().set_len(len - 3).unwrap();
+        let (records, end) = read_all(&path).unwrap();
+        assert_eq!(records, ["one", "two"]);
+        assert!(end.torn_tail);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), end.valid_len);
+        // Appends continue with the next sequence number.
+        write_records(&path, SyncMode::Batch, &["four"]);
+        let (records, end) = read_all(&path).unwrap();
+        assert_eq!(records, ["one", "two", "four"]);
+        assert_eq!(end.last_seq, 3);
+    }
+
+    #[test]
+    fn corruption_in_the_middle_stops_with_offset() {
+        let dir = temp_dir("corrupt");
+        let path = dir.join("journal.log");
+        write_records(&path, SyncMode::Always, &["first", "second", "third"]);
+        let mut bytes = std::fs::read(&path).unwrap();
+        // Flip a payload byte of the first record.
+        bytes[HEADER_LEN] ^= 0xff;
+        std::fs::write(&path, &bytes).unwrap();
+        let err = read_all(&path).unwrap_err();
+        let err = err.downcast::<JournalError>().unwrap();
+        assert!(matches!(err, JournalError::Corrupt { offset: 0, last_seq: 0, .. }), "{err}");
+    }
+}

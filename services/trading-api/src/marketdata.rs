@@ -1,0 +1,381 @@
+//! Market data over WebSocket at `/ws`.
+//!
+//! Protocol (JSON text frames). The client sends
+//! `{"op":"subscribe","channels":["trades:BTC-USD","book:BTC-USD","ticker:BTC-USD"]}` (or
+//! `"op":"unsubscribe"`); the server answers `{"type":"subscribed","channels":[...]}` and then:
+//! - `{"type":"snapshot","channel":"book:SYM","seq":N,"bids":[["price","qty"],...],"asks":[...]}`
+//!   once per book subscription, then `{"type":"book","channel":"book:SYM","seq":N+1,...}` with
+//!   the levels that changed (`"0"` quantity = level gone). `seq` increases by exactly one per
+//!   update, so a gap means a lost message. Updates with `seq <= snapshot seq` are never sent.
+//! - `{"type":"trade","channel":"trades:SYM","trade_id","price","quantity","taker_side","ts_ms"}`.
+//! - `{"type":"ticker","channel":"ticker:SYM","last","best_bid","best_ask","high","low","volume","trades"}`.
+//!
+//! A slow client never slows matching: the engine publishes into a bounded per-symbol broadcast
+//! and each client has a bounded queue; a client that falls behind either is closed with code
+//! 1008 and reason `slow consumer`, and counted in `simex_ws_slow_consumer_disconnects_total`.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
+use futures_util::{SinkExt, StreamExt};
+use matching::{OrderBook, Price, Qty, Side, SymbolId};
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use crate::orders::{Ticker, TradeRecord};
+use crate::units::format_units;
+use crate::venue::{InstrumentInfo, Venue};
+use crate::AppState;
+
+/// Book levels in a subscription snapshot.
+const SNAPSHOT_LEVELS: usize = 1000;
+
+/// Which stream of a symbol a message belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Channel {
+    /// `trades:SYM`
+    Trades,
+    /// `book:SYM`
+    Book,
+    /// `ticker:SYM`
+    Ticker,
+}
+
+impl Channel {
+    fn label(self) -> &'static str {
+        match self {
+            Channel::Trades => "trades",
+            Channel::Book => "book",
+            Channel::Ticker => "ticker",
+        }
+    }
+
+    fn bit(self) -> u8 {
+        match self {
+            Channel::Trades => 1,
+            Channel::Book => 2,
+            Channel::Ticker => 4,
+        }
+    }
+}
+
+/// One pre-serialized market-data message (serialized once, sent to every subscriber).
+#[derive(Debug, Clone)]
+pub struct MarketMessage {
+    /// Stream.
+    pub channel: Channel,
+    /// Book sequence number (book messages only).
+    pub book_seq: u64,
+    /// The JSON text.
+    pub text: Utf8Bytes,
+}
+
+/// `buy`/`sell`.
+pub fn side_str(side: Side) -> &'static str {
+    match side {
+        Side::Buy => "buy",
+        Side::Sell => "sell",
+    }
+}
+
+fn price_text(info: &InstrumentInfo, price: Price) -> String {
+    format_units(u128::from(price.0), info.instrument.price_decimals)
+}
+
+fn qty_text(info: &InstrumentInfo, qty: Qty) -> String {
+    format_units(u128::from(qty.0), info.instrument.qty_decimals)
+}
+
+fn message(channel: Channel, book_seq: u64, value: &serde_json::Value) -> MarketMessage {
+    MarketMessage {
+        channel,
+        book_seq,
+        text: Utf8Bytes::from(value.to_string()),
+    }
+}
+
+/// A trade message.
+pub fn trade_message(info: &InstrumentInfo, trade: &TradeRecord) -> MarketMessage {
+    message(
+        Channel::Trades,
+        0,
+        &json!({
+            "type": "trade",
+            "channel": format!("trades:{}", info.instrument.symbol),
+            "trade_id": trade.trade_id,
+            "price": price_text(info, trade.price),
+            "quantity": qty_text(info, trade.qty),
+            "taker_side": side_str(trade.taker_side),
+            "ts_ms": trade.ts_ms,
+        }),
+    )
+}
+
+/// An incremental book update.
+pub fn book_update_message(info: &InstrumentInfo, seq: u64, changes: &[(Side, Price, Qty)]) -> MarketMessage {
+    let side = |want: Side| -> Vec<[String; 2]> {
+        changes
+            .iter()
+            .filter(|(s, _, _)| *s == want)
+            .map(|(_, p, q)| [price_text(info, *p), qty_text(info, *q)])
+            .collect()
+    };
+    message(
+        Channel::Book,
+        seq,
+        &json!({
+            "type": "book",
+            "channel": format!("book:{}", info.instrument.symbol),
+            "seq": seq,
+            "bids": side(Side::Buy),
+            "asks": side(Side::Sell),
+        }),
+    )
+}
+
+/// A full book snapshot.
+pub fn book_snapshot_message(info: &InstrumentInfo, seq: u64, book: &OrderBook) -> MarketMessage {
+    let side = |s: Side| -> Vec<[String; 2]> {
+        book.depth(s, SNAPSHOT_LEVELS)
+            .into_iter()
+            .map(|(p, q, _)| [price_text(info, p), qty_text(info, q)])
+            .collect()
+    };
+    message(
+        Channel::Book,
+        seq,
+        &json!({
+            "type": "snapshot",
+            "channel": format!("book:{}", info.instrument.symbol),
+            "seq": seq,
+            "bids": side(Side::Buy),
+            "asks": side(Side::Sell),
+        }),
+    )
+}
+
+/// Ticker JSON (also used by `GET /api/v1/ticker/{symbol}`).
+pub fn ticker_json(info: &InstrumentInfo, book: &OrderBook, ticker: &Ticker) -> serde_json::Value {
+    let opt_price = |p: Option<Price>| p.map(|p| price_text(info, p));
+    json!({
+        "symbol": info.instrument.symbol,
+        "last": opt_price(ticker.last),
+        "best_bid": opt_price(book.best_bid().map(|(p, _)| p)),
+        "best_ask": opt_price(book.best_ask().map(|(p, _)| p)),
+        "high": opt_price(ticker.high),
+        "low": opt_price(ticker.low),
+        "volume": format_units(ticker.volume, info.instrument.qty_decimals),
+        "trades": ticker.trades,
+    })
+}
+
+/// A ticker message.
+pub fn ticker_message(info: &InstrumentInfo, book: &OrderBook, ticker: &Ticker) -> MarketMessage {
+    let mut value = ticker_json(info, book, ticker);
+    value["type"] = json!("ticker");
+    value["channel"] = json!(format!("ticker:{}", info.instrument.symbol));
+    message(Channel::Ticker, 0, &value)
+}
+
+/// A client's request.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClientRequest {
+    op: String,
+    channels: Vec<String>,
+}
+
+/// What one client receives from one symbol.
+struct Subscription {
+    /// Bitmask of [`Channel::bit`]s wanted.
+    wanted: Arc<std::sync::atomic::AtomicU8>,
+    /// Book updates up to this sequence number are covered by the snapshot already sent.
+    book_floor: Arc<AtomicU64>,
+    /// The forwarding task.
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// `GET /ws`.
+pub async fn ws_handler(ws: WebSocketUpgrade, State(app): State<AppState>) -> Response {
+    ws.on_upgrade(move |socket| client_session(socket, app))
+}
+
+async fn client_session(socket: WebSocket, app: AppState) {
+    let Some(venue) = app.venue() else {
+        let mut socket = socket;
+        let _ = socket
+            .send(Message::Close(Some(CloseFrame {
+                code: 1013,
+                reason: "not ready".into(),
+            })))
+            .await;
+        return;
+    };
+    let metrics = app.metrics.clone();
+    metrics.ws_clients.inc();
+    let (mut sink, mut stream) = socket.split();
+    let (tx, mut rx) = mpsc::channel::<Arc<MarketMessage>>(app.ws_queue.max(1));
+    let slow = CancellationToken::new();
+    let slow_flag = Arc::new(AtomicBool::new(false));
+    let mut subs: HashMap<SymbolId, Subscription> = HashMap::new();
+    let close = loop {
+        tokio::select! {
+            outgoing = rx.recv() => {
+                let Some(msg) = outgoing else { break None };
+                metrics.ws_messages.with_label_values(&[msg.channel.label()]).inc();
+                if sink.send(Message::Text(msg.text.clone())).await.is_err() {
+                    break None;
+                }
+            }
+            incoming = stream.next() => {
+                match incoming {
+                    Some(Ok(Message::Text(text))) => {
+                        let reply = handle_request(&venue, text.as_str(), &mut subs, &tx, &slow, &slow_flag);
+                        if sink.send(Message::Text(reply.to_string().into())).await.is_err() {
+                            break None;
+                        }
+                    }
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break None,
+                    Some(Ok(_)) => {}
+                }
+            }
+            () = slow.cancelled() => {
+                metrics.ws_slow_disconnects.inc();
+                tracing::info!("disconnecting slow WebSocket consumer");
+                break Some(CloseFrame { code: 1008, reason: "slow consumer: fell behind the market-data stream".into() });
+            }
+            () = app.shutdown.cancelled() => {
+                break Some(CloseFrame { code: 1001, reason: "server shutting down".into() });
+            }
+        }
+    };
+    for sub in subs.values() {
+        sub.task.abort();
+    }
+    if let Some(frame) = close {
+        let _ = sink.send(Message::Close(Some(frame))).await;
+    }
+    metrics.ws_clients.dec();
+}
+
+fn handle_request(
+    venue: &Arc<Venue>,
+    text: &str,
+    subs: &mut HashMap<SymbolId, Subscription>,
+    tx: &mpsc::Sender<Arc<MarketMessage>>,
+    slow: &CancellationToken,
+    slow_flag: &Arc<AtomicBool>,
+) -> serde_json::Value {
+    let request: ClientRequest = match serde_json::from_str(text) {
+        Ok(r) => r,
+        Err(e) => return json!({"type": "error", "message": format!("bad request: {e}")}),
+    };
+    let subscribe = match request.op.as_str() {
+        "subscribe" => true,
+        "unsubscribe" => false,
+        other => return json!({"type": "error", "message": format!("unknown op `{other}`")}),
+    };
+    let mut parsed = Vec::new();
+    for name in &request.channels {
+        let Some((kind, symbol)) = name.split_once(':') else {
+            return json!({"type": "error", "message": format!("bad channel `{name}`")});
+        };
+        let channel = match kind {
+            "trades" => Channel::Trades,
+            "book" => Channel::Book,
+            "ticker" => Channel::Ticker,
+            _ => return json!({"type": "error", "message": format!("unknown channel `{name}`")}),
+        };
+        let Some(id) = venue.symbol_id(symbol) else {
+            return json!({"type": "error", "message": format!("unknown symbol in `{name}`")});
+        };
+        parsed.push((channel, id));
+    }
+    for (channel, symbol) in parsed {
+        if !subscribe {
+            if let Some(sub) = subs.get(&symbol) {
+                sub.wanted.fetch_and(!channel.bit(), Ordering::Relaxed);
+            }
+            continue;
+        }
+        let info = &venue.instruments()[symbol.0 as usize];
+        // Under the book lock: join the feed and queue the snapshot, so nothing falls between.
+        venue.with_book(symbol, |book, st| {
+            let sub = subs.entry(symbol).or_insert_with(|| {
+                let wanted = Arc::new(std::sync::atomic::AtomicU8::new(0));
+                let book_floor = Arc::new(AtomicU64::new(0));
+                let rx = venue.subscribe(symbol);
+                let task = tokio::spawn(forward(
+                    rx,
+                    Arc::clone(&wanted),
+                    Arc::clone(&book_floor),
+                    tx.clone(),
+                    slow.clone(),
+                    Arc::clone(slow_flag),
+                ));
+                Subscription { wanted, book_floor, task }
+            });
+            match channel {
+                Channel::Book => {
+                    sub.book_floor.store(st.book_seq, Ordering::Relaxed);
+                    if tx
+                        .try_send(Arc::new(book_snapshot_message(info, st.book_seq, book)))
+                        .is_err()
+                    {
+                        slow.cancel();
+                    }
+                }
+                Channel::Ticker => {
+                    let _ = tx.try_send(Arc::new(ticker_message(info, book, &st.ticker)));
+                }
+                Channel::Trades => {}
+            }
+            sub.wanted.fetch_or(channel.bit(), Ordering::Relaxed);
+        });
+    }
+    json!({"type": if subscribe { "subscribed" } else { "unsubscribed" }, "channels": request.channels})
+}
+
+/// Moves one symbol's feed into the client's queue, filtering by wanted channels.
+async fn forward(
+    rx: Option<broadcast::Receiver<Arc<MarketMessage>>>,
+    wanted: Arc<std::sync::atomic::AtomicU8>,
+    book_floor: Arc<AtomicU64>,
+    tx: mpsc::Sender<Arc<MarketMessage>>,
+    slow: CancellationToken,
+    slow_flag: Arc<AtomicBool>,
+) {
+    let Some(mut rx) = rx else { return };
+    loop {
+        let msg = match rx.recv().await {
+            Ok(msg) => msg,
+            Err(broadcast::error::RecvError::Lagged(_)) => {
+                slow_flag.store(true, Ordering::Relaxed);
+                slow.cancel();
+                return;
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        if wanted.load(Ordering::Relaxed) & msg.channel.bit() == 0 {
+            continue;
+        }
+        if msg.channel == Channel::Book && msg.book_seq <= book_floor.load(Ordering::Relaxed) {
+            continue;
+        }
+        match tx.try_send(msg) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                slow_flag.store(true, Ordering::Relaxed);
+                slow.cancel();
+                return;
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => return,
+        }
+    }
+}

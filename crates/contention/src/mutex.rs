@@ -130,7 +130,7 @@ mod tests {
 
         assert_eq!(*lock.lock(), 1);
         let snap = mutex_profile().snapshot();
-        let start = wait_for_lock as usize;
+        let start = wait_for_lock as fn(&Mutex<u64>) as usize;
         let found = snap.records.iter().find(|(stack, _)| {
             stack
                 .ips()

@@ -77,7 +77,7 @@ impl ContentionProfile {
             .as_ref()
             .map(|b| b.iter().map(|(s, r)| (s.clone(), *r)).collect())
             .unwrap_or_default();
-        records.sort_by(|a, b| b.1.delay_ns.cmp(&a.1.delay_ns));
+        records.sort_by_key(|r| std::cmp::Reverse(r.1.delay_ns));
         ContentionSnapshot {
             records,
             rate: self.rate(),

@@ -33,13 +33,19 @@ impl RawStack {
         let mut ips = Vec::with_capacity(16);
         // The frame pointer is read here, in `capture`'s own frame, so the first return address
         // of the walk is the one into our caller.
-        #[cfg(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64")))]
+        #[cfg(all(
+            target_os = "linux",
+            any(target_arch = "x86_64", target_arch = "aarch64")
+        ))]
         walk_frame_pointers(current_frame_pointer(), &mut ips);
         Self { ips }
     }
 }
 
-#[cfg(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64")))]
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
 fn walk_frame_pointers(mut fp: usize, ips: &mut Vec<usize>) {
     let (low, high) = thread_stack_bounds();
     if low == 0 {
@@ -73,7 +79,9 @@ fn walk_frame_pointers(mut fp: usize, ips: &mut Vec<usize>) {
 fn current_frame_pointer() -> usize {
     let fp: usize;
     // SAFETY: reads a register, no memory access.
-    unsafe { std::arch::asm!("mov {}, rbp", out(reg) fp, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        std::arch::asm!("mov {}, rbp", out(reg) fp, options(nomem, nostack, preserves_flags))
+    };
     fp
 }
 
@@ -82,13 +90,18 @@ fn current_frame_pointer() -> usize {
 fn current_frame_pointer() -> usize {
     let fp: usize;
     // SAFETY: reads a register, no memory access.
-    unsafe { std::arch::asm!("mov {}, x29", out(reg) fp, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        std::arch::asm!("mov {}, x29", out(reg) fp, options(nomem, nostack, preserves_flags))
+    };
     fp
 }
 
 /// This thread's stack as `[low, high)`, looked up once per thread (it allocates, so never from
 /// a signal handler; we only call it from ordinary code).
-#[cfg(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64")))]
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
 fn thread_stack_bounds() -> (usize, usize) {
     use std::cell::Cell;
     thread_local! {
@@ -104,7 +117,10 @@ fn thread_stack_bounds() -> (usize, usize) {
     })
 }
 
-#[cfg(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64")))]
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
 fn query_stack_bounds() -> Option<(usize, usize)> {
     // SAFETY: plain pthread queries on the current thread with a locally owned attr object,
     // destroyed before returning.
@@ -130,11 +146,17 @@ mod tests {
 
     #[inline(never)]
     fn capture_here() -> (RawStack, usize) {
-        (RawStack::capture(), capture_here as usize)
+        (
+            RawStack::capture(),
+            capture_here as fn() -> (RawStack, usize) as usize,
+        )
     }
 
     #[test]
-    #[cfg(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64")))]
+    #[cfg(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    ))]
     fn capture_starts_in_the_caller_and_walks_outwards() {
         let (stack, caller_start) = capture_here();
         assert!(stack.ips().len() >= 2, "stack too short: {:?}", stack);

@@ -39,7 +39,10 @@ pub enum ClientError {
 impl ClientError {
     /// True when retrying later may succeed: unreachable, or 5xx (e.g. 503 while replaying).
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, ClientError::Unreachable(_) | ClientError::Server { .. })
+        matches!(
+            self,
+            ClientError::Unreachable(_) | ClientError::Server { .. }
+        )
     }
 
     /// The HTTP status, if the server answered.
@@ -162,9 +165,7 @@ impl ExchangeClient {
 
     /// `GET /api/v1/ticker/{symbol}`.
     pub async fn ticker(&self, symbol: &str) -> Result<Ticker, ClientError> {
-        let req = self
-            .http
-            .get(self.url(&format!("/api/v1/ticker/{symbol}")));
+        let req = self.http.get(self.url(&format!("/api/v1/ticker/{symbol}")));
         self.send(req).await
     }
 

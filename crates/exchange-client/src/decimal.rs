@@ -27,7 +27,11 @@ impl Decimal {
         if whole.is_empty() && frac.is_empty() {
             return None;
         }
-        if !whole.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+        if !whole
+            .bytes()
+            .chain(frac.bytes())
+            .all(|b| b.is_ascii_digit())
+        {
             return None;
         }
         if whole.len() + frac.len() > 30 {
@@ -46,7 +50,8 @@ impl Decimal {
     /// The value rescaled to `scale` decimals, if that is exact.
     pub fn at_scale(self, scale: u32) -> Option<u128> {
         if scale >= self.scale {
-            self.mantissa.checked_mul(10u128.checked_pow(scale - self.scale)?)
+            self.mantissa
+                .checked_mul(10u128.checked_pow(scale - self.scale)?)
         } else {
             let div = 10u128.checked_pow(self.scale - scale)?;
             (self.mantissa % div == 0).then_some(self.mantissa / div)
@@ -66,7 +71,13 @@ pub fn format_units(units: u128, scale: u32) -> String {
     }
     let div = 10u128.pow(scale);
     let mut out = String::new();
-    let _ = write!(out, "{}.{:0width$}", units / div, units % div, width = scale as usize);
+    let _ = write!(
+        out,
+        "{}.{:0width$}",
+        units / div,
+        units % div,
+        width = scale as usize
+    );
     out
 }
 
@@ -156,7 +167,13 @@ mod tests {
     #[test]
     fn parses_and_rescales() {
         let d = Decimal::parse("101.25").expect("valid decimal");
-        assert_eq!(d, Decimal { mantissa: 10125, scale: 2 });
+        assert_eq!(
+            d,
+            Decimal {
+                mantissa: 10125,
+                scale: 2
+            }
+        );
         assert_eq!(d.at_scale(4), Some(1_012_500));
         assert_eq!(d.at_scale(1), None, "101.25 is not exact at one decimal");
         assert_eq!(Decimal::parse("7").and_then(|d| d.at_scale(2)), Some(700));

@@ -49,7 +49,10 @@ mod tests {
 
     #[test]
     fn reads_the_accepted_shapes() {
-        assert_eq!(parse_demo_keys(r#"["a","b"]"#), Ok(vec!["a".into(), "b".into()]));
+        assert_eq!(
+            parse_demo_keys(r#"["a","b"]"#),
+            Ok(vec!["a".into(), "b".into()])
+        );
         assert_eq!(
             parse_demo_keys(r#"{"accounts":[{"account_id":1,"api_key":"k1"}]}"#),
             Ok(vec!["k1".into()])

@@ -135,7 +135,8 @@ pub struct Level {
 }
 
 impl<'de> Deserialize<'de> for Level {
-    /// Accepts both `{"price": "..", "quantity": ".."}` and `["price", "quantity"]`.
+    /// Accepts `{"price": "..", "quantity": ".."}` and `["price", "quantity", ...]` (trading-api
+    /// sends `[price, quantity, order_count]`).
     fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
         #[derive(Deserialize)]
         #[serde(untagged)]
@@ -145,11 +146,16 @@ impl<'de> Deserialize<'de> for Level {
                 #[serde(alias = "qty", alias = "size")]
                 quantity: serde_json::Value,
             },
-            Pair(serde_json::Value, serde_json::Value),
+            Tuple(Vec<serde_json::Value>),
         }
         let (p, q) = match Wire::deserialize(de)? {
             Wire::Object { price, quantity } => (price, quantity),
-            Wire::Pair(p, q) => (p, q),
+            Wire::Tuple(items) if items.len() >= 2 => (items[0].clone(), items[1].clone()),
+            Wire::Tuple(_) => {
+                return Err(serde::de::Error::custom(
+                    "a level needs a price and a quantity",
+                ))
+            }
         };
         Ok(Level {
             price: value_text(&p),
@@ -209,37 +215,16 @@ pub struct Ticker {
 pub struct SymbolInfo {
     /// Ticker.
     pub symbol: String,
-    /// Smallest price increment: a decimal string, or an integer count of price units when
-    /// `price_decimals` is given.
-    pub tick_size: serde_json::Value,
-    /// Smallest quantity increment, read like `tick_size` with `qty_decimals`.
-    pub lot_size: serde_json::Value,
-    /// Decimal places of one price unit, when the server describes sizes in units.
-    #[serde(default)]
-    pub price_decimals: Option<u32>,
-    /// Decimal places of one quantity unit.
-    #[serde(default)]
-    pub qty_decimals: Option<u32>,
+    /// Smallest price increment as decimal text, e.g. `"0.01"`.
+    pub tick_size: String,
+    /// Smallest quantity increment as decimal text, e.g. `"0.0001"`.
+    pub lot_size: String,
 }
 
 impl SymbolInfo {
-    /// The instrument's tick and lot grid.
+    /// The instrument's tick and lot grid, if the sizes are positive decimals.
     pub fn grid(&self) -> Option<crate::decimal::Grid> {
-        let tick = size_text(&self.tick_size, self.price_decimals)?;
-        let lot = size_text(&self.lot_size, self.qty_decimals)?;
-        crate::decimal::Grid::from_sizes(&tick, &lot)
-    }
-}
-
-/// A size as decimal text: a decimal string as is; an integer with `decimals` as units.
-fn size_text(value: &serde_json::Value, decimals: Option<u32>) -> Option<String> {
-    let text = value_text(value);
-    match decimals {
-        Some(d) if !text.contains('.') => {
-            let units: u128 = text.parse().ok()?;
-            Some(crate::decimal::format_units(units, d))
-        }
-        _ => Some(text),
+        crate::decimal::Grid::from_sizes(&self.tick_size, &self.lot_size)
     }
 }
 
@@ -262,4 +247,33 @@ pub struct ErrorDetail {
     /// The offending request field, if one.
     #[serde(default)]
     pub field: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_trading_api_shapes() {
+        let book: BookSnapshot = serde_json::from_str(
+            r#"{"symbol":"BTC-USD","seq":3,"bids":[["100.01","0.5",2]],"asks":[{"price":"100.02","quantity":"1"}]}"#,
+        )
+        .expect("book");
+        assert_eq!(book.bids[0].price, "100.01");
+        assert_eq!(book.bids[0].quantity, "0.5");
+        assert_eq!(book.asks[0].price, "100.02");
+        assert!(serde_json::from_str::<BookSnapshot>(r#"{"bids":[["1"]]}"#).is_err());
+        let info: SymbolInfo = serde_json::from_str(
+            r#"{"symbol":"SOL-USD","base":"SOL","price_decimals":3,"tick_size":"0.010","lot_size":"0.010"}"#,
+        )
+        .expect("symbol");
+        let grid = info.grid().expect("grid");
+        assert_eq!(grid.price_string(15_000), "150.000");
+        let ack: OrderAck = serde_json::from_str(
+            r#"{"order_id":7,"status":"open","symbol":"SOL-USD","side":"buy","price":"150.000","quantity":"1.000","filled_quantity":"0.000","remaining_quantity":"1.000","fills":[]}"#,
+        )
+        .expect("ack");
+        assert_eq!(ack.order_id, 7);
+        assert_eq!(ack.side, Some(Side::Buy));
+    }
 }

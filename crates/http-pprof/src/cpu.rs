@@ -33,7 +33,6 @@ pub async fn profile(duration: Duration) -> Result<RawProfile, PprofError> {
         return Err(PprofError::CpuInUse);
     }
     let slot = RunningSlot;
-    let started = Instant::now();
     let guard = pprof::ProfilerGuardBuilder::default()
         .frequency(FREQUENCY_HZ)
         .blocklist(&["libc", "libgcc", "pthread", "vdso"])
@@ -46,7 +45,9 @@ pub async fn profile(duration: Duration) -> Result<RawProfile, PprofError> {
         1_000_000_000 / i64::from(FREQUENCY_HZ),
         TextLayout::Count,
     );
+    let started = Instant::now();
     tokio::time::sleep(duration).await;
+    let elapsed = started.elapsed();
     let report = guard
         .report()
         .build_unresolved()
@@ -68,7 +69,6 @@ pub async fn profile(duration: Duration) -> Result<RawProfile, PprofError> {
         })
         .collect();
     profile.samples = merge_samples(samples);
-    profile.duration_nanos = i64::try_from(started.elapsed().as_nanos()).unwrap_or(i64::MAX);
-    profile.time_nanos -= profile.duration_nanos;
+    profile.duration_nanos = i64::try_from(elapsed.as_nanos()).unwrap_or(i64::MAX);
     Ok(profile)
 }

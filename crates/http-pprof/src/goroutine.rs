@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::error::PprofError;
 use crate::raw_profile::{merge_samples, offset_in_function, RawProfile, RawSample, TextLayout};
-use crate::symbolize::symbolize_stack;
+use crate::symbolize::{symbolize_stack, Frame};
 
 /// One task of a dump.
 #[derive(Debug, Clone)]
@@ -23,7 +23,8 @@ pub struct TaskStack {
 }
 
 /// Frames of the dump machinery itself, above the task's own code.
-pub fn is_dump_frame(function: &str) -> bool {
+pub fn is_dump_frame(frame: &Frame) -> bool {
+    let function = frame.function.as_str();
     function.starts_with("backtrace::")
         || function.starts_with("<backtrace::")
         || function.starts_with("tokio::runtime::task::trace::")

@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::PprofError;
 use crate::raw_profile::{merge_samples, RawProfile, RawSample, TextLayout};
+use crate::symbolize::Frame;
 
 /// What a heap profile reader needs to know about jemalloc's profiler state.
 fn check_active() -> Result<(), PprofError> {
@@ -138,13 +139,28 @@ pub fn scale_heap_sample(count: u64, bytes: u64, rate: u64) -> (i64, i64) {
 
 /// True for frames of jemalloc and the Rust allocator shims, which sit on top of every heap
 /// stack and say nothing about the caller (Go trims `runtime.mallocgc` the same way).
-pub fn is_allocator_frame(function: &str) -> bool {
+pub fn is_allocator_frame(frame: &Frame) -> bool {
+    // jemalloc's C sources (and its inlined internals such as `irallocx_prof`) live under a
+    // `jemalloc` directory of tikv-jemalloc-sys.
+    frame.file.contains("jemalloc") || is_allocator_function(&frame.function)
+}
+
+/// Function-name half of [`is_allocator_frame`], for frames without file information.
+fn is_allocator_function(function: &str) -> bool {
     const PREFIXES: &[&str] = &[
         "prof_",
         "je_",
         "_rjem_",
         "imalloc",
         "ialloc",
+        "irallocx",
+        "iralloc",
+        "ipalloc",
+        "isalloc",
+        "idalloc",
+        "ixalloc",
+        "sdallocx",
+        "xallocx",
         "malloc",
         "calloc",
         "realloc",
@@ -208,7 +224,8 @@ pub fn collect(view: HeapView) -> Result<RawProfile, PprofError> {
     }
     profile.trim = Some(is_allocator_frame);
     // SAFETY: documented mallctl name and type.
-    let accum = unsafe { tikv_jemalloc_ctl::raw::read::<bool>(b"opt.prof_accum\0") }.unwrap_or(false);
+    let accum =
+        unsafe { tikv_jemalloc_ctl::raw::read::<bool>(b"opt.prof_accum\0") }.unwrap_or(false);
     if !accum {
         profile
             .comments
@@ -217,8 +234,10 @@ pub fn collect(view: HeapView) -> Result<RawProfile, PprofError> {
     let samples = records
         .into_iter()
         .map(|r| {
-            let (alloc_objects, alloc_space) = scale_heap_sample(r.alloc_objects, r.alloc_bytes, rate);
-            let (inuse_objects, inuse_space) = scale_heap_sample(r.inuse_objects, r.inuse_bytes, rate);
+            let (alloc_objects, alloc_space) =
+                scale_heap_sample(r.alloc_objects, r.alloc_bytes, rate);
+            let (inuse_objects, inuse_space) =
+                scale_heap_sample(r.inuse_objects, r.inuse_bytes, rate);
             RawSample {
                 stack: r.stack,
                 values: vec![alloc_objects, alloc_space, inuse_objects, inuse_space],
@@ -252,7 +271,12 @@ mod tests {
         assert_eq!(records.len(), 2);
         assert_eq!(records[0].stack, vec![0x10, 0x20, 0x30]);
         assert_eq!(
-            (records[0].inuse_objects, records[0].inuse_bytes, records[0].alloc_objects, records[0].alloc_bytes),
+            (
+                records[0].inuse_objects,
+                records[0].inuse_bytes,
+                records[0].alloc_objects,
+                records[0].alloc_bytes
+            ),
             (2, 200, 5, 500)
         );
         assert_eq!(records[1].stack, vec![0x40]);
@@ -275,10 +299,31 @@ mod tests {
 
     #[test]
     fn allocator_frames_are_recognised() {
-        assert!(is_allocator_frame("_rjem_je_prof_backtrace"));
-        assert!(is_allocator_frame("prof_backtrace_impl"));
-        assert!(is_allocator_frame("alloc::alloc::exchange_malloc"));
-        assert!(!is_allocator_frame("alloc::raw_vec::RawVecInner<A>::try_allocate_in"));
-        assert!(!is_allocator_frame("matching::book::OrderBook::insert"));
+        let frame = |function: &str, file: &str| Frame {
+            function: function.into(),
+            system_name: String::new(),
+            file: file.into(),
+            line: 1,
+            entry: 0,
+        };
+        assert!(is_allocator_frame(&frame("_rjem_je_prof_backtrace", "")));
+        assert!(is_allocator_frame(&frame("prof_backtrace_impl", "")));
+        assert!(is_allocator_frame(&frame("__rustc::__rust_alloc", "")));
+        assert!(is_allocator_frame(&frame(
+            "irallocx_prof",
+            "/x/tikv-jemalloc-sys-0.7.0/jemalloc/src/jemalloc.c"
+        )));
+        assert!(is_allocator_frame(&frame(
+            "alloc::alloc::exchange_malloc",
+            ""
+        )));
+        assert!(!is_allocator_frame(&frame(
+            "alloc::raw_vec::RawVecInner<A>::try_allocate_in",
+            "/rustc/x/library/alloc/src/raw_vec/mod.rs"
+        )));
+        assert!(!is_allocator_frame(&frame(
+            "matching::book::OrderBook::insert",
+            "crates/matching/src/book.rs"
+        )));
     }
 }

@@ -2,8 +2,9 @@
 //! profiling. Use the [`jemalloc_profiling!`](crate::jemalloc_profiling) macro once, in the
 //! binary crate:
 //!
-//! ```ignore
+//! ```no_run
 //! http_pprof::jemalloc_profiling!();
+//! # fn main() {}
 //! ```
 //!
 //! It makes jemalloc the `#[global_allocator]` and sets jemalloc's compile-time options to
@@ -63,7 +64,12 @@ macro_rules! __jemalloc_profiling_with {
         // jemalloc is built unprefixed on Linux (tikv-jemallocator's
         // `unprefixed_malloc_on_supported_platforms`), prefixed with `_rjem_` elsewhere.
         #[cfg_attr(
-            any(target_os = "macos", target_os = "ios", target_os = "android", target_env = "msvc"),
+            any(
+                target_os = "macos",
+                target_os = "ios",
+                target_os = "android",
+                target_env = "msvc"
+            ),
             unsafe(export_name = "_rjem_malloc_conf")
         )]
         #[cfg_attr(

@@ -14,7 +14,8 @@
 //! - `cpu`, `heap`, `goroutine`, `sync_profiles`, `threads`: the collectors; each returns a
 //!   [`raw_profile::RawProfile`] (stacks as addresses plus values).
 //! - [`raw_profile`]: deltas and Go's `debug=1` text; [`proto`]: profile.proto and gzip;
-//!   [`symbolize`]: addresses to demangled functions, files, lines, inlined frames.
+//!   [`symbolize`]: addresses to demangled functions, files, lines, inlined frames (`symtab`:
+//!   full function paths from the ELF symbol table).
 //! - [`jemalloc`]: the allocator glue and [`jemalloc_profiling!`] for binaries.
 //! - [`error`]: [`PprofError`], Go's error contract (`X-Go-Pprof: 1`, exact messages).
 //!
@@ -35,6 +36,7 @@ pub mod proto;
 pub mod raw_profile;
 mod routes;
 pub mod symbolize;
+mod symtab;
 mod sync_profiles;
 mod threads;
 

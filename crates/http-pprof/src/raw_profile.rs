@@ -8,6 +8,9 @@ use std::fmt::Write as _;
 use crate::proto::{now_nanos, Profile, ProfileBuilder};
 use crate::symbolize::{symbolize_stack, TrimFn};
 
+/// Identity of a sample: its stack and labels.
+type SampleKey = (Vec<usize>, Vec<(String, String)>);
+
 /// How the `debug=1` text form of a profile looks; Go has one layout per family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TextLayout {
@@ -84,12 +87,11 @@ impl RawProfile {
     /// `self - earlier` per stack, as Go's `serveDeltaProfile` computes it: samples whose values
     /// all become zero are dropped.
     pub fn delta(mut self, earlier: &RawProfile) -> RawProfile {
-        type Key = (Vec<usize>, Vec<(String, String)>);
-        let mut before: HashMap<Key, &Vec<i64>> = HashMap::new();
+        let mut before: HashMap<SampleKey, &Vec<i64>> = HashMap::new();
         for s in &earlier.samples {
             before.insert((s.stack.clone(), s.labels.clone()), &s.values);
         }
-        let mut seen: HashMap<Key, ()> = HashMap::new();
+        let mut seen: HashMap<SampleKey, ()> = HashMap::new();
         let mut out = Vec::with_capacity(self.samples.len());
         for mut s in self.samples.drain(..) {
             let key = (s.stack.clone(), s.labels.clone());
@@ -231,7 +233,7 @@ pub fn offset_in_function(ip: usize, entry: usize) -> usize {
 
 /// Aggregates samples with equal stack and labels by adding their values.
 pub fn merge_samples(samples: Vec<RawSample>) -> Vec<RawSample> {
-    let mut index: HashMap<(Vec<usize>, Vec<(String, String)>), usize> = HashMap::new();
+    let mut index: HashMap<SampleKey, usize> = HashMap::new();
     let mut out: Vec<RawSample> = Vec::with_capacity(samples.len());
     for s in samples {
         let key = (s.stack.clone(), s.labels.clone());
@@ -264,20 +266,41 @@ mod tests {
 
     #[test]
     fn delta_subtracts_per_stack_and_drops_unchanged() {
-        let mut p0 = RawProfile::new("mutex", vec![("a", "count")], ("a", "count"), 1, TextLayout::Contention);
-        p0.samples = vec![sample(&[1, 2], &[5]), sample(&[3], &[2]), sample(&[4], &[7])];
+        let mut p0 = RawProfile::new(
+            "mutex",
+            vec![("a", "count")],
+            ("a", "count"),
+            1,
+            TextLayout::Contention,
+        );
+        p0.samples = vec![
+            sample(&[1, 2], &[5]),
+            sample(&[3], &[2]),
+            sample(&[4], &[7]),
+        ];
         let mut p1 = p0.clone();
-        p1.samples = vec![sample(&[1, 2], &[8]), sample(&[3], &[2]), sample(&[5], &[1])];
+        p1.samples = vec![
+            sample(&[1, 2], &[8]),
+            sample(&[3], &[2]),
+            sample(&[5], &[1]),
+        ];
         let d = p1.delta(&p0);
-        let mut got: Vec<(Vec<usize>, i64)> =
-            d.samples.iter().map(|s| (s.stack.clone(), s.values[0])).collect();
+        let mut got: Vec<(Vec<usize>, i64)> = d
+            .samples
+            .iter()
+            .map(|s| (s.stack.clone(), s.values[0]))
+            .collect();
         got.sort();
         assert_eq!(got, vec![(vec![1, 2], 3), (vec![4], -7), (vec![5], 1)]);
     }
 
     #[test]
     fn merge_adds_equal_stacks() {
-        let merged = merge_samples(vec![sample(&[1], &[1, 10]), sample(&[2], &[1, 1]), sample(&[1], &[2, 5])]);
+        let merged = merge_samples(vec![
+            sample(&[1], &[1, 10]),
+            sample(&[2], &[1, 1]),
+            sample(&[1], &[2, 5]),
+        ]);
         assert_eq!(merged.len(), 2);
         assert_eq!(merged[0].values, vec![3, 15]);
     }

@@ -55,6 +55,24 @@ pub fn symbolize(ip: usize) -> Arc<[Frame]> {
             entry: symbol.addr().map_or(0, |a| a as usize),
         });
     });
+    // The last frame is the function the address really lies in (the others were inlined into
+    // it); the symbol table names it with its full path even when DWARF has only a short name.
+    if let Some(mangled) = crate::symtab::function_containing(ip.wrapping_sub(1)) {
+        let function = demangle(mangled);
+        match frames.last_mut() {
+            Some(outer) => {
+                outer.function = function;
+                outer.system_name = mangled.to_owned();
+            }
+            None => frames.push(Frame {
+                function,
+                system_name: mangled.to_owned(),
+                file: String::new(),
+                line: 0,
+                entry: 0,
+            }),
+        }
+    }
     if frames.is_empty() {
         frames.push(Frame {
             function: format!("{ip:#x}"),
@@ -73,7 +91,7 @@ pub fn symbolize(ip: usize) -> Arc<[Frame]> {
 
 /// Decides which leading (innermost) frames of a stack are machinery rather than the caller,
 /// e.g. the allocator under a heap sample or the lock implementation under a mutex sample.
-pub type TrimFn = fn(&str) -> bool;
+pub type TrimFn = fn(&Frame) -> bool;
 
 /// One address of a symbolised stack.
 pub struct StackEntry {
@@ -101,7 +119,7 @@ pub fn symbolize_stack(stack: &[usize], trim: Option<TrimFn>) -> Vec<StackEntry>
         let frames = symbolize(ip);
         let mut skip = 0;
         if let Some(trim) = trimming {
-            skip = frames.iter().take_while(|f| trim(&f.function)).count();
+            skip = frames.iter().take_while(|f| trim(f)).count();
             if skip == frames.len() {
                 continue;
             }
@@ -136,7 +154,7 @@ mod tests {
 
     #[inline(never)]
     fn known_function() -> usize {
-        std::hint::black_box(known_function as usize)
+        std::hint::black_box(known_function as fn() -> usize as usize)
     }
 
     #[test]

@@ -7,9 +7,11 @@
 use contention::ContentionSnapshot;
 
 use crate::raw_profile::{RawProfile, RawSample, TextLayout};
+use crate::symbolize::Frame;
 
 /// Frames of the profiled lock and wait wrappers themselves.
-pub fn is_lock_frame(function: &str) -> bool {
+pub fn is_lock_frame(frame: &Frame) -> bool {
+    let function = frame.function.as_str();
     function.starts_with("contention::")
         || function.starts_with("<contention::")
         || function.starts_with("lock_api::")
@@ -55,8 +57,12 @@ pub fn collect(kind: SyncKind) -> RawProfile {
         .map(|(stack, record)| RawSample {
             stack: stack.ips().to_vec(),
             values: vec![
-                i64::try_from(record.count).unwrap_or(i64::MAX).saturating_mul(scale),
-                i64::try_from(record.delay_ns).unwrap_or(i64::MAX).saturating_mul(scale),
+                i64::try_from(record.count)
+                    .unwrap_or(i64::MAX)
+                    .saturating_mul(scale),
+                i64::try_from(record.delay_ns)
+                    .unwrap_or(i64::MAX)
+                    .saturating_mul(scale),
             ],
             labels: Vec::new(),
         })

@@ -11,7 +11,10 @@ use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criteri
 /// Commands in each timed body.
 const BODY: usize = 20_000;
 
-fn bench_book<B: BenchBook>(group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>, s: &Stream) {
+fn bench_book<B: BenchBook>(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    s: &Stream,
+) {
     group.bench_function(BenchmarkId::from_parameter(B::NAME), |b| {
         b.iter_batched(
             || {

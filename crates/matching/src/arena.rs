@@ -9,8 +9,10 @@ use crate::types::Side;
 /// "No slot": the end of a list.
 pub(crate) const NIL: u32 = u32::MAX;
 
-/// One resting order.
+/// One resting order. Aligned to a cache line so touching an order (matching, or linking
+/// behind the tail) costs one line, never two.
 #[derive(Debug, Clone)]
+#[repr(align(64))]
 pub(crate) struct OrderNode {
     /// Caller-assigned order id.
     pub id: u64,

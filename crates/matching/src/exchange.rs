@@ -41,6 +41,15 @@ pub struct Exchange<R: RawMutex = parking_lot::RawMutex> {
     books: Books<R>,
 }
 
+impl<R: RawMutex> std::fmt::Debug for Exchange<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Exchange")
+            .field("mode", &self.mode())
+            .field("instruments", &self.instruments.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl<R: RawMutex> Exchange<R> {
     /// An exchange with one empty book per instrument; `SymbolId(i)` is `instruments[i]`.
     pub fn new(instruments: Vec<Instrument>, mode: LockingMode) -> Self {

@@ -6,7 +6,10 @@
 //! way (bids by price, asks by `u64::MAX - price`); the best level is `index.last()`, and new
 //! levels, which mostly appear near the touch, are inserted with a short `memmove` near the end.
 
+use std::collections::HashMap;
+
 use crate::arena::{OrderArena, NIL};
+use crate::hash::BuildIdHasher;
 use crate::types::Side;
 
 /// All orders resting at one price on one side.
@@ -35,6 +38,9 @@ pub(crate) struct Ladder {
     free: Vec<u32>,
     /// `(key, level slot)` sorted by key ascending: the best level is last.
     index: Vec<(u64, u32)>,
+    /// Price to level slot: finding an existing level (the common case when an order rests)
+    /// is one hash probe instead of a binary search.
+    by_price: HashMap<u64, u32, BuildIdHasher>,
 }
 
 impl Ladder {
@@ -45,6 +51,7 @@ impl Ladder {
             levels: Vec::with_capacity(levels),
             free: Vec::with_capacity(levels),
             index: Vec::with_capacity(levels),
+            by_price: HashMap::with_capacity_and_hasher(levels, BuildIdHasher::default()),
         }
     }
 
@@ -103,12 +110,15 @@ impl Ladder {
 
     /// Slot of the level at `price`, if it exists.
     pub fn find(&self, price: u64) -> Option<u32> {
-        self.search(price).ok().map(|pos| self.index[pos].1)
+        self.by_price.get(&price).copied()
     }
 
     /// Slot of the level at `price`, creating an empty one if needed.
     #[inline]
     pub fn find_or_create(&mut self, price: u64) -> u32 {
+        if let Some(&slot) = self.by_price.get(&price) {
+            return slot;
+        }
         match self.search(price) {
             Ok(pos) => self.index[pos].1,
             Err(pos) => {
@@ -131,6 +141,7 @@ impl Ladder {
                 };
                 let key = self.key(price);
                 self.index.insert(pos, (key, slot));
+                self.by_price.insert(price, slot);
                 slot
             }
         }
@@ -142,6 +153,7 @@ impl Ladder {
         let price = self.levels[slot as usize].price;
         if let Ok(pos) = self.search(price) {
             self.index.remove(pos);
+            self.by_price.remove(&price);
             self.free.push(slot);
         }
     }

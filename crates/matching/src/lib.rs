@@ -6,7 +6,8 @@
 //! - [`exchange`]: [`Exchange`], all books behind per-symbol or global locks.
 //! - `arena`, `ladder`: storage: an order slab with intrusive FIFO lists per price level, and
 //!   a per-side sorted level index whose last entry is the best price.
-//! - `hash`: a fast integer hasher for the order-id map and a stable digest.
+//! - `id_map`: order id to arena slot, an open-addressing table (one cache line per lookup).
+//! - `hash`: a fast integer hasher (for the price-level map) and a stable digest.
 //!
 //! Architecture invariant: `matching` knows nothing about HTTP, journals, clocks or threads
 //! beyond the mutex in [`Exchange`]. Same commands in, same events and digest out.
@@ -33,8 +34,10 @@
 //!   quantity) and the taker keeps matching. FOK checks count only other accounts' liquidity.
 //! - **Cancel** of an order that is not resting, or that belongs to another account, is
 //!   `Rejected{UnknownOrder}`.
-//! - **Amend** (`new_price`, `new_qty` = the new *open* quantity; at least one must be given
-//!   and something must change, else `InvalidAmend`; new values validated like a submit):
+//! - **Amend** (`new_price`, `new_qty` = the new *open* quantity). Checked in this order:
+//!   symbol; at least one of the two given (`InvalidAmend`); new price and quantity validated
+//!   like a submit's; order resting and owned by the account (`UnknownOrder`); something
+//!   changes (`InvalidAmend`). Then:
 //!   - quantity reduced at the same price: keeps time priority (`kept_priority: true`).
 //!   - quantity increased at the same price: loses priority, moves to the back of its level.
 //!   - price changed: loses priority and re-enters like a new GTC limit with the same id; if the
@@ -52,14 +55,22 @@
 //! # Performance
 //! No allocation per order once the book has reached its high-water mark (the caller reuses
 //! the `events` vector): orders live in a slab with a free list, levels in a slab with a
-//! sorted index (best at the end, so taking the best level is O(1)), and order ids map to slots
-//! through a `HashMap` with a multiply-fold hasher. Cancel is O(1) unless it empties a level
-//! (then one binary search). See `BENCHMARKS.md` in this crate.
+//! sorted index (best at the end, so taking the best level is O(1)) plus a price map, and
+//! order ids map to slots through a linear-probing table with a multiply-fold hash. Cancel is
+//! O(1) unless it empties a level (then one binary search). See `BENCHMARKS.md` in this crate.
+//!
+//! # Limits
+//! - A `tick_size` or `lot_size` of 0 is read as 1 (nothing is off-grid), never a division
+//!   by zero.
+//! - Level totals are `u64` and use wrapping arithmetic: an instrument whose `max_order_qty`
+//!   times the orders at one price could pass `u64::MAX` would see a wrapped total (never a
+//!   panic). Choose `max_order_qty` well below `2^32` units to rule this out.
 
 mod arena;
 pub mod book;
 pub mod exchange;
 mod hash;
+mod id_map;
 mod ladder;
 pub mod types;
 

@@ -5,7 +5,7 @@
 //! cargo run -p profile-tools --example capture_hotspot -- serialization tests/data/rust_cpu_serialization.pb.gz
 //! ```
 //!
-//! Hotspots: serialization, regex, lock, memory, formatting, hashing.
+//! Hotspots: serialization, regex, lock, memory, formatting, hashing, io, runtime, logging.
 
 #[path = "../tests/common/hotspots.rs"]
 mod hotspots;

@@ -11,11 +11,11 @@
 //! Architecture invariant: this module reads no files and runs no tools; it takes a decoded
 //! [`Profile`] and returns data that renders as Markdown or JSON.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::categories::{classify, Category, FrameClass};
+use crate::categories::{classify, code_owner, Category, FrameClass};
 use crate::diff::Comparison;
 use crate::files::ArtifactName;
 use crate::profile::{format_value, Profile, ProfileKind, SampleType};
@@ -71,7 +71,8 @@ pub struct Hotspot {
     pub cum_percent: f64,
     /// Priority from the flat share.
     pub priority: Priority,
-    /// The category the function's own name falls in, if any.
+    /// The category most of this function's own samples were attributed to (else the category
+    /// of its name), if any.
     pub category: Option<Category>,
 }
 
@@ -134,7 +135,8 @@ pub struct Analysis {
     pub hotspots: Vec<Hotspot>,
     /// Categories ranked by share.
     pub categories: Vec<CategoryFinding>,
-    /// Share (percent) of samples whose leaf is the application's own code.
+    /// Share (percent) of samples spent in the application's own code (no recognised work
+    /// between the leaf and the first application frame).
     pub application_percent: f64,
     /// Commands to run next.
     pub next_steps: Vec<String>,
@@ -177,6 +179,7 @@ pub fn analyze(input: Input<'_>, base: Option<Input<'_>>) -> Analysis {
             100.0 * v as f64 / total as f64
         }
     };
+    let attribution = attribute(profile, input.index);
     let hotspots: Vec<Hotspot> = summary
         .functions
         .iter()
@@ -197,14 +200,15 @@ pub fn analyze(input: Input<'_>, base: Option<Input<'_>>) -> Analysis {
                 } else {
                     Priority::Low
                 },
-                category: match classify(&f.name) {
-                    FrameClass::Work(c) => Some(c),
-                    _ => None,
-                },
+                category: attribution
+                    .leaf_category(&f.name)
+                    .or(match classify(&f.name) {
+                        FrameClass::Work(c) => Some(c),
+                        _ => None,
+                    }),
             }
         })
         .collect();
-    let attribution = attribute(profile, input.index);
     let categories = category_findings(&attribution, total);
     let service = service_of(input.path);
     let high_findings = hotspots
@@ -237,7 +241,10 @@ pub fn analyze(input: Input<'_>, base: Option<Input<'_>>) -> Analysis {
                         100.0 * a.by_category.get(&c).copied().unwrap_or(0) as f64 / t as f64
                     }
                 };
-                (c, share(&attribution, total) - share(&base_attr, base_summary.total))
+                (
+                    c,
+                    share(&attribution, total) - share(&base_attr, base_summary.total),
+                )
             })
             .filter(|(_, d)| d.abs() >= crate::diff::SIGNIFICANT_POINTS)
             .collect();
@@ -274,16 +281,57 @@ struct Attribution {
     /// Per category, the deciding frame and its value.
     evidence: HashMap<Category, HashMap<String, i64>>,
     application: i64,
+    /// Per leaf function, the value of its samples by attributed category.
+    by_leaf: HashMap<String, HashMap<Category, i64>>,
+}
+
+impl Attribution {
+    /// The category most of a function's own (leaf) samples were attributed to.
+    fn leaf_category(&self, function: &str) -> Option<Category> {
+        self.by_leaf
+            .get(function)?
+            .iter()
+            .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+            .map(|(c, _)| *c)
+    }
 }
 
 /// Walks each stack leaf-to-root through work and library frames up to the first application
 /// frame; the outermost category seen decides (see [`crate::categories`]).
+///
+/// The program's own code is whichever crate or package is the outermost non-library code in
+/// some stack (`trading_api` under tokio, `main` in Go); other unknown crates (`nu_ansi_term`
+/// inside `tracing_subscriber`) are treated as libraries and looked through.
 fn attribute(profile: &Profile, index: usize) -> Attribution {
-    let classes: Vec<FrameClass> = profile.frame_names.iter().map(|n| classify(n)).collect();
+    let mut classes: Vec<FrameClass> = profile.frame_names.iter().map(|n| classify(n)).collect();
+    let owners: Vec<Option<String>> = profile
+        .frame_names
+        .iter()
+        .zip(&classes)
+        .map(|(n, c)| (*c == FrameClass::Application).then(|| code_owner(n)))
+        .collect();
+    let mut program: HashSet<&str> = HashSet::new();
+    for stack in &profile.stacks {
+        let outermost = stack
+            .frames
+            .iter()
+            .find_map(|&f| owners.get(f as usize).and_then(|o| o.as_deref()));
+        if let Some(owner) = outermost {
+            program.insert(owner);
+        }
+    }
+    for (class, owner) in classes.iter_mut().zip(&owners) {
+        if let Some(owner) = owner {
+            if !program.contains(owner.as_str()) {
+                *class = FrameClass::Library;
+            }
+        }
+    }
     let mut out = Attribution {
         by_category: HashMap::new(),
         evidence: HashMap::new(),
         application: 0,
+        by_leaf: HashMap::new(),
     };
     for stack in &profile.stacks {
         let value = stack.values.get(index).copied().unwrap_or(0);
@@ -291,26 +339,32 @@ fn attribute(profile: &Profile, index: usize) -> Attribution {
             continue;
         }
         let mut decided: Option<(Category, u32)> = None;
+        let mut reached_application = false;
         for &frame in stack.frames.iter().rev() {
             match classes.get(frame as usize) {
                 Some(FrameClass::Work(c)) => decided = Some((*c, frame)),
-                Some(FrameClass::Application) => break,
+                Some(FrameClass::Application) => {
+                    reached_application = true;
+                    break;
+                }
                 _ => {}
             }
         }
         if let Some((category, frame)) = decided {
             *out.by_category.entry(category).or_default() += value;
+            if let Some(&leaf) = stack.frames.last() {
+                *out.by_leaf
+                    .entry(profile.frame_name(leaf).to_owned())
+                    .or_default()
+                    .entry(category)
+                    .or_default() += value;
+            }
             *out.evidence
                 .entry(category)
                 .or_default()
                 .entry(profile.frame_name(frame).to_owned())
                 .or_default() += value;
-        } else if stack
-            .frames
-            .last()
-            .and_then(|&f| classes.get(f as usize))
-            .is_some_and(|c| *c == FrameClass::Application)
-        {
+        } else if reached_application {
             out.application += value;
         }
     }
@@ -362,7 +416,8 @@ fn measure(kind: ProfileKind, t: &SampleType) -> String {
     match kind {
         ProfileKind::Cpu => "CPU time".to_owned(),
         ProfileKind::Heap | ProfileKind::Allocs => {
-            let live = t.name.starts_with("inuse") || (kind == ProfileKind::Heap && !t.name.starts_with("alloc"));
+            let live = t.name.starts_with("inuse")
+                || (kind == ProfileKind::Heap && !t.name.starts_with("alloc"));
             match (live, objects) {
                 (true, false) => "in-use memory (bytes)",
                 (true, true) => "live objects",
@@ -459,15 +514,23 @@ fn next_steps(
             shell_quote(&regex_escape(&top.function))
         ));
     }
-    let has = |c: Category| categories.iter().any(|f| f.category == c && f.priority != Priority::Low);
+    let has = |c: Category| {
+        categories
+            .iter()
+            .any(|f| f.category == c && f.priority != Priority::Low)
+    };
     if has(Category::Memory) && kind == ProfileKind::Cpu {
-        steps.push("`make profile-heap` and `make profile-allocs`: see which call sites allocate.".to_owned());
+        steps.push(
+            "`make profile-heap` and `make profile-allocs`: see which call sites allocate."
+                .to_owned(),
+        );
     }
     if has(Category::LockContention) && kind == ProfileKind::Cpu {
         steps.push("`make profile-mutex` and `make profile-block`: measure how long tasks wait on those locks.".to_owned());
     }
     if has(Category::AsyncRuntime) {
-        steps.push("`make profile-goroutine`: how many tasks exist and where they wait.".to_owned());
+        steps
+            .push("`make profile-goroutine`: how many tasks exist and where they wait.".to_owned());
     }
     let (capture, type_name) = match kind {
         ProfileKind::Heap => ("make profile-heap", "heap"),
@@ -555,7 +618,10 @@ impl Analysis {
             "Ranked by flat share (the function itself). Priority: HIGH at {HOTSPOT_HIGH}% flat or more, MEDIUM from {HOTSPOT_MEDIUM}%, LOW below."
         )?;
         writeln!(md)?;
-        writeln!(md, "| # | Priority | Flat % | Cum % | Flat | Category | Function |")?;
+        writeln!(
+            md,
+            "| # | Priority | Flat % | Cum % | Flat | Category | Function |"
+        )?;
         writeln!(md, "|---|---|---:|---:|---:|---|---|")?;
         for (i, h) in self.hotspots.iter().enumerate() {
             writeln!(
@@ -566,7 +632,7 @@ impl Analysis {
                 h.flat_percent,
                 h.cum_percent,
                 format_value(h.flat as f64, unit),
-                h.category.map_or("application/other", |c| c.title()),
+                h.category.map_or("—", |c| c.title()),
                 h.function.replace('|', "\\|").replace('`', "'")
             )?;
         }
@@ -575,12 +641,16 @@ impl Analysis {
         writeln!(md)?;
         writeln!(
             md,
-            "Each sample is attributed to the outermost recognised kind of work between its leaf and the first application frame. Priority: HIGH at {CATEGORY_HIGH}% of {} or more, MEDIUM from {CATEGORY_MEDIUM}%, LOW from {CATEGORY_MIN}%. Application code with no library below it: {:.1}%.",
+            "Each sample is attributed to the outermost recognised kind of work between its leaf and the first application frame. Priority: HIGH at {CATEGORY_HIGH}% of {} or more, MEDIUM from {CATEGORY_MEDIUM}%, LOW from {CATEGORY_MIN}%. Time in the application's own code (no recognised work below it): {:.1}%.",
             self.measure, self.application_percent
         )?;
         writeln!(md)?;
         if self.categories.is_empty() {
-            writeln!(md, "No category reaches {CATEGORY_MIN}% of {}.", self.measure)?;
+            writeln!(
+                md,
+                "No category reaches {CATEGORY_MIN}% of {}.",
+                self.measure
+            )?;
             writeln!(md)?;
         }
         for (i, c) in self.categories.iter().enumerate() {

@@ -45,7 +45,8 @@ pub enum FrameClass {
     Work(Category),
     /// Standard library or framework plumbing: look further towards the root.
     Library,
-    /// The program's own code: attribution stops here.
+    /// Code outside the known libraries: the program's own code (attribution stops there), or
+    /// a third-party crate, which [`crate::analyze`] tells apart with [`code_owner`].
     Application,
 }
 
@@ -146,117 +147,280 @@ const SEGMENT_RULES: &[(Category, &[&str])] = &[
     (
         Category::Logging,
         &[
-            "tracing", "tracing_core", "tracing_subscriber", "tracing_appender", "log",
-            "env_logger", "slog", "zap", "logrus", "zerolog",
+            "tracing",
+            "tracing_core",
+            "tracing_subscriber",
+            "tracing_appender",
+            "log",
+            "env_logger",
+            "slog",
+            "zap",
+            "logrus",
+            "zerolog",
         ],
     ),
     (
         Category::Serialization,
         &[
-            "serde", "serde_json", "serde_urlencoded", "serde_path_to_error", "simd_json",
-            "bincode", "rmp_serde", "prost", "json", "encoding/gob", "encoding/xml",
-            "encoding/binary", "protobuf", "jsoniter", "easyjson",
+            "serde",
+            "serde_json",
+            "serde_urlencoded",
+            "serde_path_to_error",
+            "simd_json",
+            "bincode",
+            "rmp_serde",
+            "prost",
+            "json",
+            "encoding/gob",
+            "encoding/xml",
+            "encoding/binary",
+            "protobuf",
+            "jsoniter",
+            "easyjson",
         ],
     ),
     (
         Category::Regex,
-        &["regex", "regex_automata", "regex_syntax", "regexp", "fancy_regex", "aho_corasick"],
+        &[
+            "regex",
+            "regex_automata",
+            "regex_syntax",
+            "regexp",
+            "fancy_regex",
+            "aho_corasick",
+        ],
     ),
     (
         Category::Hashing,
         &[
-            "core::hash", "std::hash", "hashbrown", "ahash", "siphasher", "fxhash",
-            "rustc_hash", "foldhash", "hash/maphash", "hash/fnv", "crc32fast",
+            "core::hash",
+            "std::hash",
+            "hashbrown",
+            "ahash",
+            "siphasher",
+            "fxhash",
+            "rustc_hash",
+            "foldhash",
+            "hash/maphash",
+            "hash/fnv",
+            "crc32fast",
         ],
     ),
     (
         Category::FormattingAndDispatch,
         &[
-            "core::fmt", "alloc::fmt", "std::fmt", "fmt", "to_string", "itoa", "ryu", "strconv",
+            "core::fmt",
+            "alloc::fmt",
+            "std::fmt",
+            "fmt",
+            "to_string",
+            "itoa",
+            "ryu",
+            "strconv",
             "reflect",
         ],
     ),
     (
         Category::LockContention,
         &[
-            "parking_lot", "parking_lot_core", "lock_api", "std::sync::mutex", "std::sync::rwlock",
-            "std::sync::poison", "tokio::sync::mutex", "tokio::sync::rwlock",
-            "tokio::sync::batch_semaphore", "tokio::sync::semaphore", "sync.Mutex",
-            "sync.RWMutex", "sync.Cond", "crossbeam_utils::backoff",
+            "parking_lot",
+            "parking_lot_core",
+            "lock_api",
+            "std::sync::mutex",
+            "std::sync::rwlock",
+            "std::sync::poison",
+            "tokio::sync::mutex",
+            "tokio::sync::rwlock",
+            "tokio::sync::batch_semaphore",
+            "tokio::sync::semaphore",
+            "sync.Mutex",
+            "sync.RWMutex",
+            "sync.Cond",
+            "crossbeam_utils::backoff",
         ],
     ),
     (
         Category::Memory,
         &[
-            "alloc::alloc", "alloc::raw_vec", "__rust_alloc", "__rust_dealloc", "__rust_realloc",
-            "__rust_alloc_zeroed", "__rdl_alloc", "__rdl_dealloc", "__rdl_realloc",
-            "drop_in_place", "tikv_jemallocator", "tikv_jemalloc_sys", "mimalloc",
+            "alloc::alloc",
+            "alloc::raw_vec",
+            "__rust_alloc",
+            "__rust_dealloc",
+            "__rust_realloc",
+            "__rust_alloc_zeroed",
+            "__rdl_alloc",
+            "__rdl_dealloc",
+            "__rdl_realloc",
+            "drop_in_place",
+            "tikv_jemallocator",
+            "tikv_jemalloc_sys",
+            "mimalloc",
         ],
     ),
     (
         Category::IoAndSyscalls,
         &[
-            "std::io", "std::fs", "std::net", "std::os::fd", "tokio::io", "tokio::net",
-            "tokio::fs", "mio", "socket2", "syscall", "internal/poll", "os.File", "bufio",
-            "net.conn", "net.netFD",
+            "std::io",
+            "std::fs",
+            "std::net",
+            "std::os::fd",
+            "tokio::io",
+            "tokio::net",
+            "tokio::fs",
+            "mio",
+            "socket2",
+            "syscall",
+            "internal/poll",
+            "os.File",
+            "bufio",
+            "net.conn",
+            "net.netFD",
         ],
     ),
     (
         Category::AsyncRuntime,
         &[
-            "tokio::runtime", "tokio::task", "tokio::park", "tokio::time", "tokio::sync::notify",
-            "futures_executor", "async_std", "async_executor", "smol", "block_on",
+            "tokio::runtime",
+            "tokio::task",
+            "tokio::park",
+            "tokio::time",
+            "tokio::sync::notify",
+            "futures_executor",
+            "async_std",
+            "async_executor",
+            "smol",
+            "block_on",
         ],
     ),
 ];
-
-/// Checked last, so Go's `runtime.mallocgc` is memory and `runtime.futex` a lock first.
-const FALLBACK_SEGMENT_RULES: &[(Category, &[&str])] = &[(Category::AsyncRuntime, &["runtime"])];
 
 /// Single words that identify a category (checked after segment rules, same order semantics).
 const WORD_RULES: &[(Category, &[&str])] = &[
     (
         Category::Serialization,
-        &["serialize", "deserialize", "serializer", "deserializer", "marshal", "unmarshal"],
+        &[
+            "serialize",
+            "deserialize",
+            "serializer",
+            "deserializer",
+            "marshal",
+            "unmarshal",
+        ],
     ),
     (
         Category::Hashing,
         &[
-            "hash", "hasher", "siphash", "memhash", "aeshashbody", "strhash", "mapaccess",
-            "mapassign", "mapdelete", "mapiternext", "rehash",
+            "hash",
+            "hasher",
+            "siphash",
+            "memhash",
+            "aeshashbody",
+            "strhash",
+            "mapaccess",
+            "mapassign",
+            "mapdelete",
+            "mapiternext",
+            "rehash",
         ],
     ),
-    (Category::FormattingAndDispatch, &["sprintf", "fprintf", "printf"]),
+    (
+        Category::FormattingAndDispatch,
+        &["sprintf", "fprintf", "printf"],
+    ),
     (
         Category::LockContention,
         &[
-            "mutex", "rwlock", "futex", "semacquire", "semrelease", "lock", "unlock",
-            "lockslow", "contended", "spin",
+            "mutex",
+            "rwlock",
+            "futex",
+            "semacquire",
+            "semrelease",
+            "lock",
+            "unlock",
+            "lockslow",
+            "contended",
+            "spin",
         ],
     ),
     (
         Category::Memory,
         &[
-            "malloc", "calloc", "realloc", "free", "cfree", "dealloc", "memcpy", "memmove",
-            "memset", "memclr", "mallocgc", "newobject", "makeslice", "growslice", "newarray",
-            "mmap", "munmap", "madvise", "brk", "sbrk", "mheap", "mcache", "mcentral",
-            "nextfreefast", "gc", "scanobject", "greyobject", "markroot", "sweepone", "bgsweep",
-            "bgscavenge", "scavenge", "wbbuf", "jemalloc",
+            "malloc",
+            "calloc",
+            "realloc",
+            "free",
+            "cfree",
+            "dealloc",
+            "memcpy",
+            "memmove",
+            "memset",
+            "memclr",
+            "mallocgc",
+            "newobject",
+            "makeslice",
+            "growslice",
+            "newarray",
+            "mmap",
+            "munmap",
+            "madvise",
+            "brk",
+            "sbrk",
+            "mheap",
+            "mcache",
+            "mcentral",
+            "nextfreefast",
+            "gc",
+            "scanobject",
+            "greyobject",
+            "markroot",
+            "sweepone",
+            "bgsweep",
+            "bgscavenge",
+            "scavenge",
+            "wbbuf",
+            "jemalloc",
         ],
     ),
     (
         Category::IoAndSyscalls,
         &[
-            "syscall", "syscall6", "rawsyscall", "epoll", "epollwait", "read", "write", "readv",
-            "writev", "recv", "recvfrom", "recvmsg", "send", "sendto", "sendmsg", "fsync",
-            "fdatasync", "netpoll", "entersyscall", "exitsyscall", "pread64", "pwrite64",
-            "accept4", "io_uring",
+            "syscall",
+            "syscall6",
+            "rawsyscall",
+            "epoll",
+            "epollwait",
+            "read",
+            "write",
+            "readv",
+            "writev",
+            "recv",
+            "recvfrom",
+            "recvmsg",
+            "send",
+            "sendto",
+            "sendmsg",
+            "fsync",
+            "fdatasync",
+            "netpoll",
+            "entersyscall",
+            "exitsyscall",
+            "pread64",
+            "pwrite64",
+            "accept4",
+            "io_uring",
         ],
     ),
     (
         Category::AsyncRuntime,
         &[
-            "park", "unpark", "gopark", "goready", "findrunnable", "runnable", "waker", "wake",
+            "park",
+            "unpark",
+            "gopark",
+            "goready",
+            "findrunnable",
+            "runnable",
+            "waker",
+            "wake",
             "goexit0",
         ],
     ),
@@ -264,18 +428,55 @@ const WORD_RULES: &[(Category, &[&str])] = &[
 
 /// Crates and packages that are plumbing: attribution looks through them to the caller.
 const LIBRARY_ROOTS: &[&str] = &[
-    "std", "core", "alloc", "tokio", "tokio_util", "futures", "futures_util", "futures_core",
-    "hyper", "hyper_util", "axum", "axum_core", "tower", "tower_http", "h2", "http",
-    "http_body", "http_body_util", "bytes", "pin_project", "pin_project_lite", "libc",
-    "crossbeam", "crossbeam_channel", "crossbeam_epoch", "crossbeam_utils", "matchit",
+    "std",
+    "core",
+    "alloc",
+    "tokio",
+    "tokio_util",
+    "futures",
+    "futures_util",
+    "futures_core",
+    "hyper",
+    "hyper_util",
+    "axum",
+    "axum_core",
+    "tower",
+    "tower_http",
+    "h2",
+    "http",
+    "http_body",
+    "http_body_util",
+    "bytes",
+    "pin_project",
+    "pin_project_lite",
+    "libc",
+    "crossbeam",
+    "crossbeam_channel",
+    "crossbeam_epoch",
+    "crossbeam_utils",
+    "matchit",
 ];
 
 /// Frames that start or trampoline every thread; never a reason to stop or to categorise.
 const ROOT_FRAMES: &[&str] = &[
-    "main", "_start", "__libc_start_main", "__libc_start_call_main", "start_thread", "clone",
-    "clone3", "__clone", "__clone3", "runtime.goexit", "runtime.main", "runtime.mstart",
-    "runtime.mstart0", "runtime.mstart1", "runtime.systemstack", "runtime.mcall",
-    "runtime.asmcgocall", "[unknown]",
+    "main",
+    "_start",
+    "__libc_start_main",
+    "__libc_start_call_main",
+    "start_thread",
+    "clone",
+    "clone3",
+    "__clone",
+    "__clone3",
+    "runtime.goexit",
+    "runtime.main",
+    "runtime.mstart",
+    "runtime.mstart0",
+    "runtime.mstart1",
+    "runtime.systemstack",
+    "runtime.mcall",
+    "runtime.asmcgocall",
+    "[unknown]",
     // Injected at an arbitrary instruction of the caller by Go's preemption signal: the time
     // belongs to the caller.
     "runtime.asyncPreempt",
@@ -331,9 +532,18 @@ pub fn classify(name: &str) -> FrameClass {
     }
     let segs = segments(trimmed);
     for (category, rules) in SEGMENT_RULES {
-        if rules.iter().any(|rule| contains_run(&segs, &segments(rule))) {
+        if rules
+            .iter()
+            .any(|rule| contains_run(&segs, &segments(rule)))
+        {
             return FrameClass::Work(*category);
         }
+    }
+    let library = is_library(trimmed, &segs);
+    if !library {
+        // Words describe system and runtime internals (`malloc`, `futex`, `runtime.mapaccess`);
+        // in the program's own names they are just words (`main.mutexWork` takes no lock).
+        return FrameClass::Application;
     }
     let ws = words(trimmed);
     for (category, rules) in WORD_RULES {
@@ -341,24 +551,22 @@ pub fn classify(name: &str) -> FrameClass {
             return FrameClass::Work(*category);
         }
     }
-    for (category, rules) in FALLBACK_SEGMENT_RULES {
-        if rules.iter().any(|rule| contains_run(&segs, &segments(rule))) {
-            return FrameClass::Work(*category);
-        }
+    // Go's scheduler and the rest of package runtime, checked last so that `runtime.mallocgc`
+    // is memory and `runtime.futex` a lock. Only Go-style names: Rust's
+    // `core::ub_checks::…::runtime` is not a scheduler.
+    if trimmed.starts_with("runtime.") {
+        return FrameClass::Work(Category::AsyncRuntime);
     }
-    if is_library(trimmed, &segs) {
-        FrameClass::Library
-    } else {
-        FrameClass::Application
-    }
+    FrameClass::Library
 }
 
 /// Standard library and framework frames, Rust or Go.
 fn is_library(name: &str, segs: &[String]) -> bool {
-    // Skip `<`, `&`, `mut`, `dyn` so `<&mut W as core::fmt::Write>` looks at `W`'s crate.
-    let first = segs
-        .iter()
-        .find(|s| !matches!(s.as_str(), "mut" | "dyn" | "impl" | "const"));
+    // Skip `&mut`, `dyn`, `as` and generic parameters (`<T as alloc::vec::SpecFromElem>`), so
+    // the first real path decides.
+    let first = segs.iter().find(|s| {
+        !matches!(s.as_str(), "mut" | "dyn" | "impl" | "const" | "as") && s.chars().count() > 1
+    });
     let Some(first) = first else {
         return true;
     };
@@ -377,6 +585,26 @@ fn is_library(name: &str, segs: &[String]) -> bool {
     first.starts_with('_') || !name.contains(char::is_uppercase)
 }
 
+/// The crate (Rust) or package path (Go) a frame's code belongs to, e.g. `trading_api` or
+/// `github.com/x/y`; used to tell the program's own code from third-party libraries.
+pub fn code_owner(name: &str) -> String {
+    let name = name.trim();
+    if name.contains("::") {
+        return segments(name)
+            .into_iter()
+            .find(|s| {
+                !matches!(s.as_str(), "mut" | "dyn" | "impl" | "const" | "as")
+                    && s.chars().count() > 1
+            })
+            .unwrap_or_default();
+    }
+    let after_slash = name.rfind('/').map_or(0, |i| i + 1);
+    match name[after_slash..].find('.') {
+        Some(dot) => name[..after_slash + dot].to_owned(),
+        None => name.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -384,7 +612,10 @@ mod tests {
     #[test]
     fn words_split_case_digits_and_underscores() {
         assert_eq!(words("lockSlow"), ["lock", "slow"]);
-        assert_eq!(words("RawMutex::lock_slow"), ["raw", "mutex", "lock", "slow"]);
+        assert_eq!(
+            words("RawMutex::lock_slow"),
+            ["raw", "mutex", "lock", "slow"]
+        );
         assert_eq!(words("runtime.lock2"), ["runtime", "lock", "2"]);
         assert_eq!(segments("sync.(*Mutex).Lock"), ["sync", "mutex", "lock"]);
     }
@@ -402,5 +633,7 @@ mod tests {
         );
         assert_eq!(classify("my_app::clock::tick"), FrameClass::Application);
         assert_eq!(classify("main.blockingWork"), FrameClass::Application);
+        // Words only count in library code: the program's own `mutexWork` is not a lock.
+        assert_eq!(classify("main.mutexWork.func1"), FrameClass::Application);
     }
 }

@@ -232,8 +232,8 @@ mod tests {
             .expect("report");
         assert_eq!(r.artifact, ArtifactKind::Report);
         assert_eq!(r.kind, Some(ProfileKind::Heap));
-        let t = ArtifactName::parse("mutex_profile_order-flow_20261125_192233_top.txt")
-            .expect("top");
+        let t =
+            ArtifactName::parse("mutex_profile_order-flow_20261125_192233_top.txt").expect("top");
         assert_eq!(t.artifact, ArtifactKind::Top);
         assert_eq!(t.timestamp.as_deref(), Some("20261125_192233"));
         let d = ArtifactName::parse(

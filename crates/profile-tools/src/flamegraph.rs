@@ -23,7 +23,11 @@ pub struct FlamegraphConfig {
 }
 
 /// Renders the sample type at `index` of `profile` as an SVG flamegraph.
-pub fn render(profile: &Profile, index: usize, config: &FlamegraphConfig) -> Result<Vec<u8>, Error> {
+pub fn render(
+    profile: &Profile,
+    index: usize,
+    config: &FlamegraphConfig,
+) -> Result<Vec<u8>, Error> {
     let sample_type = &profile.sample_types[index.min(profile.sample_types.len() - 1)];
     let summary = StackSummary::new(profile, index);
     if summary.folded.is_empty() {
@@ -31,10 +35,13 @@ pub fn render(profile: &Profile, index: usize, config: &FlamegraphConfig) -> Res
             sample_type: sample_type.name.clone(),
         });
     }
-    let title = config
-        .title
-        .clone()
-        .unwrap_or_else(|| default_title(profile, config.service.as_deref()));
+    let title = config.title.clone().unwrap_or_else(|| {
+        format!(
+            "{} · total {}",
+            default_title(profile, config.service.as_deref()),
+            format_value(summary.total as f64, &sample_type.unit)
+        )
+    });
     let mut options = base_options(profile.kind, title, sample_type.count_name().to_owned());
     options.subtitle = Some(format!(
         "{}: total {} ({} {}) in {} samples",
@@ -84,7 +91,11 @@ pub fn render_diff(
     .map_err(|e| Error::Render(e.to_string()))?;
     let mut lines: Vec<String> = merged.lines().collect::<Result<_, _>>()?;
     lines.sort();
-    let mut options = base_options(new.kind, title.to_owned(), sample_type.count_name().to_owned());
+    let mut options = base_options(
+        new.kind,
+        title.to_owned(),
+        sample_type.count_name().to_owned(),
+    );
     options.subtitle = Some(format!(
         "{}: base total {}, new total {}; red grew, blue shrank (base normalized to new total)",
         sample_type.name,

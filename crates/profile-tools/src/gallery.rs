@@ -82,7 +82,10 @@ impl IntoResponse for GalleryError {
             GalleryError::NotFound => (StatusCode::NOT_FOUND, "no such file in the gallery"),
             GalleryError::Internal(e) => {
                 eprintln!("gallery: {e}");
-                (StatusCode::INTERNAL_SERVER_ERROR, "could not read the gallery directory")
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "could not read the gallery directory",
+                )
             }
         };
         (status, Json(serde_json::json!({ "error": message }))).into_response()
@@ -152,7 +155,10 @@ pub fn list(dir: &Path) -> std::io::Result<Vec<Entry>> {
 /// `20261125_192233` to `2026-11-25 19:22:33`.
 fn display_timestamp(ts: &str) -> Option<String> {
     let b = ts.as_bytes();
-    if b.len() != 15 || b[8] != b'_' || !ts.chars().filter(|&c| c != '_').all(|c| c.is_ascii_digit()) {
+    if b.len() != 15
+        || b[8] != b'_'
+        || !ts.chars().filter(|&c| c != '_').all(|c| c.is_ascii_digit())
+    {
         return None;
     }
     Some(format!(
@@ -171,7 +177,9 @@ async fn list_json(
     Query(filters): Query<Filters>,
 ) -> Result<Json<Vec<Entry>>, GalleryError> {
     let entries = list(&g.dir).map_err(GalleryError::Internal)?;
-    Ok(Json(entries.into_iter().filter(|e| filters.admits(e)).collect()))
+    Ok(Json(
+        entries.into_iter().filter(|e| filters.admits(e)).collect(),
+    ))
 }
 
 /// Resolves a requested name to a file inside the gallery, or `NotFound`.
@@ -180,7 +188,9 @@ fn resolve(g: &Gallery, name: &str) -> Result<(PathBuf, ArtifactName), GalleryEr
         && !name.starts_with('.')
         && !name.contains(['/', '\\', '\0'])
         && name != "..";
-    let parsed = ArtifactName::parse(name).filter(|_| plain).ok_or(GalleryError::NotFound)?;
+    let parsed = ArtifactName::parse(name)
+        .filter(|_| plain)
+        .ok_or(GalleryError::NotFound)?;
     let path = g
         .dir
         .join(name)
@@ -248,21 +258,41 @@ async fn index(
     Ok(Html(index_html(&entries, &filters, &g.dir)))
 }
 
-fn options(name: &str, label: &str, values: &BTreeSet<String>, selected: &Option<String>) -> String {
+fn options(
+    name: &str,
+    label: &str,
+    values: &BTreeSet<String>,
+    selected: &Option<String>,
+) -> String {
     let mut html = format!(
         "<label>{label} <select id=\"f-{name}\" name=\"{name}\" data-filter=\"{name}\"><option value=\"\">all</option>"
     );
     for v in values {
-        let sel = if selected.as_deref() == Some(v.as_str()) { " selected" } else { "" };
-        html.push_str(&format!("<option value=\"{0}\"{sel}>{0}</option>", escape(v)));
+        let sel = if selected.as_deref() == Some(v.as_str()) {
+            " selected"
+        } else {
+            ""
+        };
+        html.push_str(&format!(
+            "<option value=\"{0}\"{sel}>{0}</option>",
+            escape(v)
+        ));
     }
     html.push_str("</select></label> ");
     html
 }
 
 fn index_html(entries: &[Entry], filters: &Filters, dir: &Path) -> String {
-    let services: BTreeSet<String> = entries.iter().filter(|e| !e.service.is_empty()).map(|e| e.service.clone()).collect();
-    let types: BTreeSet<String> = entries.iter().filter(|e| !e.profile_type.is_empty()).map(|e| e.profile_type.clone()).collect();
+    let services: BTreeSet<String> = entries
+        .iter()
+        .filter(|e| !e.service.is_empty())
+        .map(|e| e.service.clone())
+        .collect();
+    let types: BTreeSet<String> = entries
+        .iter()
+        .filter(|e| !e.profile_type.is_empty())
+        .map(|e| e.profile_type.clone())
+        .collect();
     let kinds: BTreeSet<String> = entries.iter().map(|e| e.kind.as_str().to_owned()).collect();
     let mut body = format!(
         "<h1>Profile gallery</h1><p>{} files in <code>{}</code>. Newest first.</p><form id=\"filters\" method=\"get\">",
@@ -274,7 +304,9 @@ fn index_html(entries: &[Entry], filters: &Filters, dir: &Path) -> String {
     body.push_str(&options("kind", "Kind", &kinds, &filters.kind));
     body.push_str("<noscript><button type=\"submit\">Filter</button></noscript> <span id=\"shown\"></span></form>");
     if entries.is_empty() {
-        body.push_str("<p id=\"empty\">No profiles yet. Capture one with <code>make profile-cpu</code>.</p>");
+        body.push_str(
+            "<p id=\"empty\">No profiles yet. Capture one with <code>make profile-cpu</code>.</p>",
+        );
     }
     body.push_str("<table id=\"artifacts\"><thead><tr><th>Time (UTC)</th><th>Service</th><th>Type</th><th>Kind</th><th>File</th><th>Size</th></tr></thead><tbody>");
     for e in entries {
@@ -315,13 +347,28 @@ function applyFilters() {
   history.replaceState(null, '', qs ? '?' + qs : location.pathname);
   document.getElementById('shown').textContent = shown + ' shown';
 }
+// A fragment (`#service=trading-api&kind=flamegraph`) filters without asking the server.
+function fromHash() {
+  var h = new URLSearchParams(location.hash.slice(1));
+  document.querySelectorAll('[data-filter]').forEach(function (s) {
+    if (h.has(s.dataset.filter)) s.value = h.get(s.dataset.filter);
+  });
+}
 document.querySelectorAll('[data-filter]').forEach(function (s) { s.addEventListener('change', applyFilters); });
+window.addEventListener('hashchange', function () { fromHash(); applyFilters(); });
+fromHash();
 applyFilters();
 </script>"#;
 
 fn page(title: &str, body: &str, script: &str) -> String {
+    // Sub-pages link back; the gallery itself does not.
+    let back = if script.is_empty() {
+        "<p><a href=\"/\">← gallery</a></p>"
+    } else {
+        ""
+    };
     format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}</style></head><body><p><a href=\"/\">← gallery</a></p>{body}{script}</body></html>",
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}</style></head><body>{back}{body}{script}</body></html>",
         escape(title)
     )
 }

@@ -293,9 +293,12 @@ impl Profile {
             })
             .collect::<Result<_, String>>()?;
 
+        // Like `go tool pprof`, samples without a single location are dropped: there is no code
+        // to charge them to (pprof-rs writes them when unwinding failed).
         let stacks = p
             .sample
             .iter()
+            .filter(|s| !s.location_id.is_empty())
             .map(|s| {
                 if s.value.len() != sample_types.len() {
                     return Err(format!(
@@ -363,10 +366,7 @@ impl Profile {
 
     /// Sum of one sample type over all samples (what `go tool pprof -top` calls the total).
     pub fn total(&self, index: usize) -> i64 {
-        self.stacks
-            .iter()
-            .filter_map(|s| s.values.get(index))
-            .sum()
+        self.stacks.iter().filter_map(|s| s.values.get(index)).sum()
     }
 
     /// The name of a frame index.

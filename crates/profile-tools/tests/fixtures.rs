@@ -15,7 +15,9 @@ use profile_tools::stacks::StackSummary;
 use profile_tools::{Profile, ProfileKind, SampleIndex};
 
 fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
 }
 
 fn load(name: &str) -> Profile {
@@ -35,6 +37,14 @@ const FIXTURES: &[(&str, ProfileKind)] = &[
     ("go_block.pb.gz", ProfileKind::Mutex),
     ("go_goroutine.pb.gz", ProfileKind::Goroutine),
     ("rust_cpu_serialization.pb.gz", ProfileKind::Cpu),
+    ("rust_cpu_regex.pb.gz", ProfileKind::Cpu),
+    ("rust_cpu_lock.pb.gz", ProfileKind::Cpu),
+    ("rust_cpu_memory.pb.gz", ProfileKind::Cpu),
+    ("rust_cpu_formatting.pb.gz", ProfileKind::Cpu),
+    ("rust_cpu_hashing.pb.gz", ProfileKind::Cpu),
+    ("rust_cpu_io.pb.gz", ProfileKind::Cpu),
+    ("rust_cpu_runtime.pb.gz", ProfileKind::Cpu),
+    ("rust_cpu_logging.pb.gz", ProfileKind::Cpu),
 ];
 
 #[test]
@@ -43,17 +53,24 @@ fn every_fixture_decodes_with_its_kind_and_the_default_sample_type() {
         let p = load(name);
         assert_eq!(p.kind, *kind, "{name}");
         assert!(!p.stacks.is_empty(), "{name} has samples");
-        assert!(p.stacks.iter().all(|s| !s.frames.is_empty()), "{name}: empty stack");
+        assert!(
+            p.stacks.iter().all(|s| !s.frames.is_empty()),
+            "{name}: empty stack"
+        );
     }
     // pprof's rule: the last sample type unless default_sample_type says otherwise.
     let heap = load("go_heap.pb.gz");
     assert_eq!(heap.sample_types[heap.default_index].name, "inuse_space");
     let allocs = load("go_allocs.pb.gz");
-    assert_eq!(allocs.sample_types[allocs.default_index].name, "alloc_space");
+    assert_eq!(
+        allocs.sample_types[allocs.default_index].name,
+        "alloc_space"
+    );
     let cpu = load("go_cpu_json.pb.gz");
     assert_eq!(cpu.sample_types[cpu.default_index].name, "cpu");
     assert_eq!(
-        cpu.resolve_index(&"samples".parse::<SampleIndex>().unwrap()).unwrap(),
+        cpu.resolve_index(&"samples".parse::<SampleIndex>().unwrap())
+            .unwrap(),
         0
     );
     assert!(cpu.resolve_index(&SampleIndex::Position(7)).is_err());
@@ -74,11 +91,18 @@ fn raw_and_gzip_encodings_decode_the_same() {
 fn corrupt_and_empty_inputs_are_clear_errors() {
     let empty = Profile::decode(b"").unwrap_err().to_string();
     assert!(empty.contains("empty"), "{empty}");
-    let text = Profile::decode(b"this is not a profile at all").unwrap_err().to_string();
+    let text = Profile::decode(b"this is not a profile at all")
+        .unwrap_err()
+        .to_string();
     assert!(text.contains("not a valid pprof profile"), "{text}");
     let gz = std::fs::read(data("go_cpu_json.pb.gz")).unwrap();
-    let truncated = Profile::decode(&gz[..gz.len() / 2]).unwrap_err().to_string();
-    assert!(truncated.contains("not a valid pprof profile"), "{truncated}");
+    let truncated = Profile::decode(&gz[..gz.len() / 2])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        truncated.contains("not a valid pprof profile"),
+        "{truncated}"
+    );
     let missing = Profile::from_path(Path::new("/nonexistent/x.pb.gz")).unwrap_err();
     assert!(missing.to_string().contains("cannot read"), "{missing}");
 }
@@ -141,10 +165,16 @@ fn folded_stacks_and_function_values_are_consistent() {
     assert_eq!(folded_sum as i64, s.total);
     let flat_sum: i64 = s.functions.iter().map(|f| f.flat).sum();
     assert_eq!(flat_sum, s.total, "every sample has exactly one leaf");
-    assert!(s.functions.iter().all(|f| f.cum >= f.flat && f.cum <= s.total));
+    assert!(s
+        .functions
+        .iter()
+        .all(|f| f.cum >= f.flat && f.cum <= s.total));
     // Stacks are root first: Go's goroutine roots come first, never last.
     assert!(s.folded.keys().all(|k| !k.ends_with("runtime.goexit")));
-    assert!(s.folded.keys().any(|k| k.starts_with("runtime.main;main.main")));
+    assert!(s
+        .folded
+        .keys()
+        .any(|k| k.starts_with("runtime.main;main.main")));
     // Inlined frames are expanded: sync.(*Mutex).Lock is inlined into its caller in Go.
     let m = load("go_cpu_mutex.pb.gz");
     let ms = StackSummary::new(&m, m.default_index);
@@ -169,7 +199,10 @@ fn assert_inferno_svg(svg: &[u8]) {
     assert!(elements > 10, "SVG has content");
     assert!(text.contains("<script"), "inferno's script is embedded");
     assert!(text.contains("function search("), "search is available");
-    assert!(text.contains("function zoom("), "click-to-zoom is available");
+    assert!(
+        text.contains("function zoom("),
+        "click-to-zoom is available"
+    );
 }
 
 #[test]
@@ -195,9 +228,14 @@ fn flamegraphs_are_valid_svg_with_title_unit_and_script() {
     assert!(svg.contains("heap profile · trading-api · snapshot"));
     assert!(svg.contains(" bytes, "), "hover text counts bytes");
     let cpu = load("go_cpu_json.pb.gz");
-    let svg = String::from_utf8(render(&cpu, cpu.default_index, &FlamegraphConfig::default()).unwrap()).unwrap();
+    let svg =
+        String::from_utf8(render(&cpu, cpu.default_index, &FlamegraphConfig::default()).unwrap())
+            .unwrap();
     assert!(svg.contains("CPU profile · 2.1s"), "duration in title");
-    assert!(svg.contains("nanoseconds, "), "hover text counts nanoseconds");
+    assert!(
+        svg.contains("nanoseconds, "),
+        "hover text counts nanoseconds"
+    );
     assert!(svg.contains("encoding/json.Marshal"));
 }
 
@@ -222,7 +260,10 @@ fn a_real_difference_is_reported_both_ways() {
     let b = StackSummary::new(&re, re.default_index);
     let c = Comparison::new(&a, &b, "nanoseconds", 50);
     assert!(c.regressions.iter().any(|d| d.name.starts_with("regexp")));
-    assert!(c.improvements.iter().any(|d| d.name.starts_with("encoding/json")));
+    assert!(c
+        .improvements
+        .iter()
+        .any(|d| d.name.starts_with("encoding/json")));
     assert!(c.regressions.iter().all(|d| d.delta_points > 0.0));
 }
 
@@ -248,7 +289,10 @@ fn analyzer_names_the_known_hotspot_of_each_go_profile() {
         ("go_mutex.pb.gz", Category::LockContention),
     ] {
         let a = analyze_fixture(name);
-        let top = a.categories.first().unwrap_or_else(|| panic!("{name}: no category"));
+        let top = a
+            .categories
+            .first()
+            .unwrap_or_else(|| panic!("{name}: no category"));
         assert_eq!(top.category, expected, "{name}: {:#?}", a.categories);
         assert_eq!(top.priority, Priority::High, "{name}");
     }
@@ -257,15 +301,24 @@ fn analyzer_names_the_known_hotspot_of_each_go_profile() {
 #[test]
 fn report_wording_fits_the_profile_type() {
     assert_eq!(analyze_fixture("go_cpu_json.pb.gz").measure, "CPU time");
-    assert_eq!(analyze_fixture("go_heap.pb.gz").measure, "in-use memory (bytes)");
-    assert_eq!(analyze_fixture("go_allocs.pb.gz").measure, "allocated bytes");
+    assert_eq!(
+        analyze_fixture("go_heap.pb.gz").measure,
+        "in-use memory (bytes)"
+    );
+    assert_eq!(
+        analyze_fixture("go_allocs.pb.gz").measure,
+        "allocated bytes"
+    );
     assert_eq!(analyze_fixture("go_mutex.pb.gz").measure, "lock wait delay");
     assert_eq!(analyze_fixture("go_goroutine.pb.gz").measure, "task count");
     let heap = analyze_fixture("go_heap.pb.gz");
     assert_eq!(heap.summary.top_hotspot.as_deref(), Some("main.allocWork"));
     let md = heap.to_markdown();
     assert!(md.contains("in-use memory (bytes)"));
-    assert!(!md.contains("CPU"), "a heap report never speaks of CPU:\n{md}");
+    assert!(
+        !md.contains("CPU"),
+        "a heap report never speaks of CPU:\n{md}"
+    );
 }
 
 #[test]
@@ -308,4 +361,232 @@ fn base_comparison_against_itself_reports_no_change() {
     let cmp = a.comparison.as_ref().unwrap();
     assert!(cmp.functions.is_unchanged() && cmp.categories.is_empty());
     assert!(a.to_markdown().contains("**No change:**"));
+}
+
+/// Real frame names, each taken from a committed profile, with the category it must get.
+/// The test checks both that the frame really occurs in that profile and how it classifies.
+const FRAME_TABLE: &[(&str, &str, Category)] = &[
+    // Memory and the allocator.
+    (
+        "rust_cpu_memory.pb.gz",
+        "alloc::raw_vec::RawVecInner<A>::with_capacity_zeroed_in",
+        Category::Memory,
+    ),
+    (
+        "rust_cpu_memory.pb.gz",
+        "core::ptr::drop_in_place<alloc::vec::Vec<u8>>",
+        Category::Memory,
+    ),
+    ("go_cpu_json.pb.gz", "runtime.mallocgc", Category::Memory),
+    (
+        "go_cpu_json.pb.gz",
+        "runtime.gcWriteBarrier",
+        Category::Memory,
+    ),
+    (
+        "go_cpu_regexp.pb.gz",
+        "runtime.memclrNoHeapPointers",
+        Category::Memory,
+    ),
+    // Lock contention.
+    (
+        "rust_cpu_lock.pb.gz",
+        "std::sys::sync::mutex::futex::Mutex::lock",
+        Category::LockContention,
+    ),
+    (
+        "rust_cpu_lock.pb.gz",
+        "std::sync::poison::mutex::Mutex<T>::lock",
+        Category::LockContention,
+    ),
+    (
+        "go_cpu_mutex.pb.gz",
+        "sync.(*Mutex).lockSlow",
+        Category::LockContention,
+    ),
+    (
+        "go_mutex.pb.gz",
+        "sync.(*Mutex).Unlock",
+        Category::LockContention,
+    ),
+    (
+        "go_cpu_regexp.pb.gz",
+        "runtime.lock2",
+        Category::LockContention,
+    ),
+    // Serialization.
+    (
+        "rust_cpu_serialization.pb.gz",
+        "serde_json::de::Deserializer<R>::deserialize_number",
+        Category::Serialization,
+    ),
+    (
+        "rust_cpu_serialization.pb.gz",
+        "serde_json::ser::format_escaped_str",
+        Category::Serialization,
+    ),
+    (
+        "go_cpu_json.pb.gz",
+        "encoding/json.(*decodeState).object",
+        Category::Serialization,
+    ),
+    (
+        "go_cpu_json.pb.gz",
+        "encoding/json.Marshal",
+        Category::Serialization,
+    ),
+    // Regular expressions.
+    (
+        "rust_cpu_regex.pb.gz",
+        "regex::regex::string::Regex::new",
+        Category::Regex,
+    ),
+    (
+        "rust_cpu_regex.pb.gz",
+        "regex_automata::nfa::thompson::compiler::Compiler::c_at_least",
+        Category::Regex,
+    ),
+    ("go_cpu_regexp.pb.gz", "regexp.compile", Category::Regex),
+    (
+        "go_cpu_regexp.pb.gz",
+        "regexp/syntax.Parse",
+        Category::Regex,
+    ),
+    // Formatting and dynamic dispatch.
+    (
+        "rust_cpu_formatting.pb.gz",
+        "<core::fmt::rt::Argument>::fmt",
+        Category::FormattingAndDispatch,
+    ),
+    (
+        "rust_cpu_formatting.pb.gz",
+        "<alloc::string::String as core::fmt::Write>::write_str",
+        Category::FormattingAndDispatch,
+    ),
+    (
+        "go_cpu_json.pb.gz",
+        "strconv.AppendFloat",
+        Category::FormattingAndDispatch,
+    ),
+    (
+        "go_cpu_json.pb.gz",
+        "reflect.Value.Elem",
+        Category::FormattingAndDispatch,
+    ),
+    // Hashing.
+    (
+        "rust_cpu_hashing.pb.gz",
+        "<core::hash::sip::Hasher<S> as core::hash::Hasher>::write",
+        Category::Hashing,
+    ),
+    (
+        "rust_cpu_hashing.pb.gz",
+        "hashbrown::control::group::sse2::Group::match_tag",
+        Category::Hashing,
+    ),
+    (
+        "go_cpu_json.pb.gz",
+        "runtime.mapaccess1_fast32",
+        Category::Hashing,
+    ),
+    // I/O and syscalls.
+    (
+        "rust_cpu_io.pb.gz",
+        "std::io::Write::write_all",
+        Category::IoAndSyscalls,
+    ),
+    ("go_heap.pb.gz", "os.ReadFile", Category::IoAndSyscalls),
+    // The async runtime.
+    (
+        "rust_cpu_runtime.pb.gz",
+        "tokio::runtime::task::harness::Harness<T,S>::poll_inner",
+        Category::AsyncRuntime,
+    ),
+    (
+        "rust_cpu_runtime.pb.gz",
+        "tokio::runtime::scheduler::current_thread::CoreGuard::block_on::{{closure}}",
+        Category::AsyncRuntime,
+    ),
+    (
+        "go_goroutine.pb.gz",
+        "runtime.gopark",
+        Category::AsyncRuntime,
+    ),
+    (
+        "go_block.pb.gz",
+        "runtime.chanrecv1",
+        Category::AsyncRuntime,
+    ),
+    // Logging.
+    (
+        "rust_cpu_logging.pb.gz",
+        "tracing_core::event::Event::dispatch",
+        Category::Logging,
+    ),
+];
+
+#[test]
+fn real_frame_names_classify_into_their_category() {
+    use profile_tools::categories::{classify, FrameClass};
+    let mut wrong = Vec::new();
+    for (fixture, frame, category) in FRAME_TABLE {
+        let p = load(fixture);
+        assert!(
+            p.frame_names.iter().any(|n| n == frame),
+            "{frame:?} does not occur in {fixture}"
+        );
+        let got = classify(frame);
+        if got != FrameClass::Work(*category) {
+            wrong.push(format!("{frame}: expected {category:?}, got {got:?}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    // Every category has at least one real frame in the table.
+    for c in Category::ALL {
+        assert!(
+            FRAME_TABLE.iter().any(|(_, _, t)| *t == c),
+            "{c:?} has no frame"
+        );
+    }
+}
+
+#[test]
+fn look_alike_names_do_not_classify() {
+    use profile_tools::categories::{classify, FrameClass};
+    // Real frames whose names contain a category word as a substring or in the program's own
+    // code: `blocking` is not a lock, `mutexWork` is the program's function.
+    for (fixture, frame) in [
+        ("go_cpu_mutex.pb.gz", "main.mutexWork.func1"),
+        ("go_block.pb.gz", "main.blockedWorkers.func1"),
+    ] {
+        let p = load(fixture);
+        assert!(
+            p.frame_names.iter().any(|n| n == frame),
+            "{frame} in {fixture}"
+        );
+        assert_eq!(classify(frame), FrameClass::Application, "{frame}");
+    }
+    assert_eq!(
+        classify("tokio::runtime::blocking::pool::Inner::run"),
+        FrameClass::Work(Category::AsyncRuntime)
+    );
+}
+
+#[test]
+fn analyzer_names_the_known_hotspot_of_each_committed_rust_profile() {
+    for (name, expected) in [
+        ("rust_cpu_serialization.pb.gz", Category::Serialization),
+        ("rust_cpu_regex.pb.gz", Category::Regex),
+        ("rust_cpu_lock.pb.gz", Category::LockContention),
+        ("rust_cpu_memory.pb.gz", Category::Memory),
+        ("rust_cpu_formatting.pb.gz", Category::FormattingAndDispatch),
+        ("rust_cpu_hashing.pb.gz", Category::Hashing),
+        ("rust_cpu_io.pb.gz", Category::IoAndSyscalls),
+        ("rust_cpu_runtime.pb.gz", Category::AsyncRuntime),
+        ("rust_cpu_logging.pb.gz", Category::Logging),
+    ] {
+        let a = analyze_fixture(name);
+        let top = a.categories.first().map(|c| c.category);
+        assert_eq!(top, Some(expected), "{name}: {:#?}", a.categories);
+    }
 }

@@ -83,7 +83,9 @@ mod tests {
         let (app, kit) = app();
         let json = Some("application/json");
         let big = format!("{{\"n\":1,\"pad\":\"{}\"}}", "x".repeat(200));
-        let cases: Vec<(&str, &str, Option<&str>, &str, StatusCode, &str)> = vec![
+        // (method, uri, content type, body, expected status, expected error code)
+        type Case<'a> = (&'a str, &'a str, Option<&'a str>, &'a str, StatusCode, &'a str);
+        let cases: Vec<Case<'_>> = vec![
             ("POST", "/echo", json, "{\"n\":3}", StatusCode::OK, ""),
             ("POST", "/echo", json, "{bad", StatusCode::BAD_REQUEST, "malformed_json"),
             ("POST", "/echo", Some("text/plain"), "{\"n\":3}", StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),

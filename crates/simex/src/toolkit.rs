@@ -122,7 +122,11 @@ pub fn diff(base: &Path, new: &Path, output: Option<PathBuf>, index: SampleIndex
     files::write_atomically(&output, &svg)?;
     files::write_atomically(&text_path, text.as_bytes())?;
     print!("{text}");
-    println!("\nwrote {}\nwrote {}", output.display(), text_path.display());
+    println!(
+        "\nwrote {}\nwrote {}",
+        output.display(),
+        text_path.display()
+    );
     Ok(())
 }
 

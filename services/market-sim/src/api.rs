@@ -122,12 +122,18 @@ async fn volatility(
     }
     let duration = req.duration_secs.unwrap_or(60.0);
     if !(duration.is_finite() && duration > 0.0 && duration <= 86_400.0) {
-        return Err(ApiError::invalid_field("duration_secs", "must be in (0, 86400]"));
+        return Err(ApiError::invalid_field(
+            "duration_secs",
+            "must be in (0, 86400]",
+        ));
     }
     let running = state.running()?;
     if let Some(symbol) = &req.symbol {
         if running.market.symbol(symbol).is_none() {
-            return Err(ApiError::invalid_field("symbol", format!("unknown symbol {symbol}")));
+            return Err(ApiError::invalid_field(
+                "symbol",
+                format!("unknown symbol {symbol}"),
+            ));
         }
     }
     let applied = running.market.shock(
@@ -150,7 +156,10 @@ async fn volatility(
 }
 
 /// `GET /ws`: a snapshot of every reference price, then every step.
-async fn ws(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Result<Response, ApiError> {
+async fn ws(
+    State(state): State<AppState>,
+    upgrade: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
     let market = Arc::clone(&state.running()?.market);
     let shutdown = state.shutdown.clone();
     Ok(upgrade.on_upgrade(move |socket| feed(socket, market, shutdown)))
@@ -162,7 +171,9 @@ async fn feed(mut socket: WebSocket, market: Arc<ReferenceMarket>, shutdown: Can
         serde_json::to_string(&serde_json::json!({ "type": "prices", "prices": prices }))
             .map(|text| Message::Text(text.into()))
     };
-    let Ok(first) = send(&market.prices()) else { return };
+    let Ok(first) = send(&market.prices()) else {
+        return;
+    };
     if socket.send(first).await.is_err() {
         return;
     }

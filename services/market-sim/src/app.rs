@@ -84,15 +84,29 @@ impl MarketSim {
         };
         let mut with_prices = Vec::new();
         for (info, grid) in symbols {
-            let initial = match settings.initial_prices.get(&info.symbol) {
-                Some(p) => *p,
-                None => book_price(&public, &info.symbol, &grid).await.unwrap_or(100.0),
+            // Continue from the market trading-api already has (a market-sim restart must not
+            // jump the price); the configured price only seeds an empty market.
+            let initial = match book_price(&public, &info.symbol, &grid).await {
+                Some(p) => p,
+                None => settings
+                    .initial_prices
+                    .get(&info.symbol)
+                    .copied()
+                    .unwrap_or(100.0),
             };
             with_prices.push((info.symbol, grid, initial));
         }
-        let market = Arc::new(ReferenceMarket::new(with_prices, settings.model, settings.seed));
+        let market = Arc::new(ReferenceMarket::new(
+            with_prices,
+            settings.model,
+            settings.seed,
+        ));
         tokio::spawn(Arc::clone(&market).run_clock(settings.step, shutdown.clone()));
-        tokio::spawn(export_prices(Arc::clone(&market), self.sim_metrics.clone(), shutdown.clone()));
+        tokio::spawn(export_prices(
+            Arc::clone(&market),
+            self.sim_metrics.clone(),
+            shutdown.clone(),
+        ));
 
         let timing = MakerTiming {
             requote_interval: settings.requote_interval,
@@ -108,7 +122,13 @@ impl MarketSim {
                 .iter()
                 .map(|s| maker_ladder(&settings, i, s.grid, s.point().price))
                 .collect();
-            let maker = MarketMaker::new(i, client, Arc::clone(&market), ladders, self.sim_metrics.clone());
+            let maker = MarketMaker::new(
+                i,
+                client,
+                Arc::clone(&market),
+                ladders,
+                self.sim_metrics.clone(),
+            );
             statuses.push(maker.status_handle());
             tokio::spawn(maker.run(timing, shutdown.clone()));
         }
@@ -132,7 +152,9 @@ fn maker_ladder(settings: &SimSettings, index: usize, grid: Grid, price: f64) ->
         level_spacing_bps: settings.level_spacing_bps,
         base_lots,
         lots_per_level: (base_lots / 2).max(1),
-        max_inventory_lots: (settings.max_inventory_notional / lot_value).round().max(1.0) as i64,
+        max_inventory_lots: (settings.max_inventory_notional / lot_value)
+            .round()
+            .max(1.0) as i64,
         max_skew_bps: 2.0 * settings.half_spread_bps,
     }
 }
@@ -158,12 +180,15 @@ async fn discover(
         if !settings.symbols.is_empty() && !settings.symbols.contains(&info.symbol) {
             continue;
         }
-        let grid = info
-            .grid()
-            .ok_or_else(|| anyhow::anyhow!("symbol {} has an unusable tick/lot size", info.symbol))?;
+        let grid = info.grid().ok_or_else(|| {
+            anyhow::anyhow!("symbol {} has an unusable tick/lot size", info.symbol)
+        })?;
         out.push((info, grid));
     }
-    anyhow::ensure!(!out.is_empty(), "none of the wanted symbols is listed by trading-api");
+    anyhow::ensure!(
+        !out.is_empty(),
+        "none of the wanted symbols is listed by trading-api"
+    );
     Ok((keys, out))
 }
 
@@ -179,7 +204,11 @@ async fn book_price(public: &ExchangeClient, symbol: &str, grid: &Grid) -> Optio
 }
 
 /// Keeps the reference-price gauges current.
-async fn export_prices(market: Arc<ReferenceMarket>, metrics: SimMetrics, shutdown: CancellationToken) {
+async fn export_prices(
+    market: Arc<ReferenceMarket>,
+    metrics: SimMetrics,
+    shutdown: CancellationToken,
+) {
     loop {
         for p in market.prices() {
             metrics

@@ -20,10 +20,18 @@ pub struct Config {
     #[command(flatten)]
     pub common: CommonArgs,
     /// trading-api's base URL.
-    #[arg(long, env = "SIMEX_EXCHANGE_URL", default_value = "http://127.0.0.1:8080")]
+    #[arg(
+        long,
+        env = "SIMEX_EXCHANGE_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
     pub exchange_url: String,
     /// The demo key file trading-api writes with `--demo-accounts` (waited for if missing).
-    #[arg(long, env = "SIMEX_DEMO_KEYS_FILE", default_value = "./data/trading-api/demo-keys.json")]
+    #[arg(
+        long,
+        env = "SIMEX_DEMO_KEYS_FILE",
+        default_value = "./data/trading-api/demo-keys.json"
+    )]
     pub keys_file: PathBuf,
     /// Index of the first demo key the makers use (maker i uses key `key_offset + i`).
     #[arg(long, env = "SIMEX_MARKETSIM_KEY_OFFSET", default_value_t = 0)]
@@ -34,9 +42,14 @@ pub struct Config {
     /// Symbols to make markets in, comma separated; empty = every symbol trading-api lists.
     #[arg(long, env = "SIMEX_MARKETSIM_SYMBOLS", default_value = "")]
     pub symbols: String,
-    /// Starting reference prices as `SYMBOL=PRICE`, comma separated. Symbols not listed start at
-    /// trading-api's mid or last price, else at 100.
-    #[arg(long, env = "SIMEX_INITIAL_PRICES", default_value = "BTC-USD=60000,ETH-USD=3000,SOL-USD=150")]
+    /// Starting reference prices as `SYMBOL=PRICE`, comma separated, used when trading-api's book
+    /// and trades are empty; otherwise a symbol starts at trading-api's mid (or last) price.
+    /// Unlisted symbols of an empty market start at 100.
+    #[arg(
+        long,
+        env = "SIMEX_INITIAL_PRICES",
+        default_value = "BTC-USD=60000,ETH-USD=3000,SOL-USD=150"
+    )]
     pub initial_prices: String,
     /// Seed of the price processes: the same seed replays the same paths.
     #[arg(long, env = "SIMEX_SEED", default_value_t = 42)]
@@ -72,7 +85,11 @@ pub struct Config {
     #[arg(long, env = "SIMEX_QUOTE_NOTIONAL", default_value_t = 2_000.0)]
     pub quote_notional: f64,
     /// Notional inventory at which a maker leans fully against its position.
-    #[arg(long, env = "SIMEX_MAX_INVENTORY_NOTIONAL", default_value_t = 200_000.0)]
+    #[arg(
+        long,
+        env = "SIMEX_MAX_INVENTORY_NOTIONAL",
+        default_value_t = 200_000.0
+    )]
     pub max_inventory_notional: f64,
 }
 
@@ -124,7 +141,10 @@ impl Config {
             ("--jump-sigma", self.jump_sigma),
             ("--regime-switch-rate", self.regime_switch_rate),
         ] {
-            anyhow::ensure!(v.is_finite() && v >= 0.0, "{name} must be a non-negative number");
+            anyhow::ensure!(
+                v.is_finite() && v >= 0.0,
+                "{name} must be a non-negative number"
+            );
         }
         for (name, v) in [
             ("--half-spread-bps", self.half_spread_bps),
@@ -135,15 +155,23 @@ impl Config {
             anyhow::ensure!(v.is_finite() && v > 0.0, "{name} must be positive");
         }
         let mut initial_prices = HashMap::new();
-        for pair in self.initial_prices.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let (symbol, price) = pair
-                .split_once('=')
-                .ok_or_else(|| anyhow::anyhow!("--initial-prices `{pair}`: expected SYMBOL=PRICE"))?;
+        for pair in self
+            .initial_prices
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            let (symbol, price) = pair.split_once('=').ok_or_else(|| {
+                anyhow::anyhow!("--initial-prices `{pair}`: expected SYMBOL=PRICE")
+            })?;
             let price: f64 = price
                 .trim()
                 .parse()
                 .map_err(|e| anyhow::anyhow!("--initial-prices `{pair}`: {e}"))?;
-            anyhow::ensure!(price.is_finite() && price > 0.0, "--initial-prices `{pair}`: must be positive");
+            anyhow::ensure!(
+                price.is_finite() && price > 0.0,
+                "--initial-prices `{pair}`: must be positive"
+            );
             initial_prices.insert(symbol.trim().to_string(), price);
         }
         Ok(SimSettings {

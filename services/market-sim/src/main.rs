@@ -20,7 +20,13 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(%addr, exchange = %settings.exchange_url, "market-sim listening");
     let starter = sim.clone();
     tokio::spawn(async move { starter.start(settings).await });
-    service_kit::shutdown::serve(listener, sim.router(), shutdown.clone(), config.common.drain_timeout()).await?;
+    service_kit::shutdown::serve(
+        listener,
+        sim.router(),
+        shutdown.clone(),
+        config.common.drain_timeout(),
+    )
+    .await?;
     shutdown.cancel();
     // Give the makers a moment to pull their quotes.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;

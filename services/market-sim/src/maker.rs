@@ -10,7 +10,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use exchange_client::{ClientError, ExchangeClient, NewOrder, OrderAck, OrderType, Side, TimeInForce};
+use exchange_client::{
+    ClientError, ExchangeClient, NewOrder, OrderAck, OrderType, Side, TimeInForce,
+};
 use futures_util::future::join_all;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
@@ -187,7 +189,11 @@ impl MarketMaker {
             .with_label_values(&[op, outcome])
             .inc();
         if let Err(ClientError::Rejected { code, .. }) = &result {
-            let code = if code.is_empty() { "unknown".to_string() } else { code.clone() };
+            let code = if code.is_empty() {
+                "unknown".to_string()
+            } else {
+                code.clone()
+            };
             self.with_status(|s| *s.rejected.entry(code).or_default() += 1);
         }
         result
@@ -244,7 +250,12 @@ impl MarketMaker {
             cancels.extend(plan.cancels);
             places.extend(plan.places.into_iter().map(|q| (index, q)));
         }
-        let cancel_results = join_all(cancels.iter().map(|id| self.call("cancel", self.client.cancel_order(*id)))).await;
+        let cancel_results = join_all(
+            cancels
+                .iter()
+                .map(|id| self.call("cancel", self.client.cancel_order(*id))),
+        )
+        .await;
         for (id, result) in cancels.iter().zip(cancel_results) {
             let gone = tracked.remove(id);
             match result {
@@ -263,7 +274,12 @@ impl MarketMaker {
             .iter()
             .map(|(index, q)| limit_order(&symbols[*index], q))
             .collect();
-        let acks = join_all(orders.iter().map(|o| self.call("place", self.client.place_order(o)))).await;
+        let acks = join_all(
+            orders
+                .iter()
+                .map(|o| self.call("place", self.client.place_order(o))),
+        )
+        .await;
         let mut unavailable = None;
         for ((index, quote), result) in places.iter().zip(acks) {
             match result {
@@ -300,7 +316,12 @@ impl MarketMaker {
         }
     }
 
-    fn publish(&self, symbols: &[Arc<SymbolMarket>], tracked: &HashMap<u64, Tracked>, inventory: &[i64]) {
+    fn publish(
+        &self,
+        symbols: &[Arc<SymbolMarket>],
+        tracked: &HashMap<u64, Tracked>,
+        inventory: &[i64],
+    ) {
         let maker = self.id.to_string();
         let mut counts = vec![0usize; symbols.len()];
         for t in tracked.values() {
@@ -334,7 +355,10 @@ fn signed(side: Side, lots: u64) -> i64 {
 
 /// Whether an order in this status still rests on the book.
 fn is_working(status: &str) -> bool {
-    !matches!(status, "filled" | "canceled" | "cancelled" | "expired" | "rejected")
+    !matches!(
+        status,
+        "filled" | "canceled" | "cancelled" | "expired" | "rejected"
+    )
 }
 
 /// An open order from the listing as a resting quote of one of the market's symbols.

@@ -189,10 +189,21 @@ mod tests {
         assert_eq!(prices.len(), 2);
         assert!(prices[0].price != 100.0 && prices[1].price != 20.0);
         assert_eq!(rx.try_recv().expect("published").len(), 2);
-        assert_eq!(m.shock(Some("BBB"), ShockPattern::Spike, 2.0, Duration::from_secs(5)), 1);
+        assert_eq!(
+            m.shock(
+                Some("BBB"),
+                ShockPattern::Spike,
+                2.0,
+                Duration::from_secs(5)
+            ),
+            1
+        );
         let prices = m.prices();
         assert!(prices[0].shock.is_none() && prices[1].shock.is_some());
-        assert_eq!(m.shock(None, ShockPattern::Decay, 1.0, Duration::from_secs(5)), 2);
+        assert_eq!(
+            m.shock(None, ShockPattern::Decay, 1.0, Duration::from_secs(5)),
+            2
+        );
         assert!(prices[1].price_on_tick.contains('.'));
     }
 }

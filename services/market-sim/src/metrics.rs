@@ -1,6 +1,8 @@
 //! market-sim's own prometheus metrics, registered in service-kit's registry.
 
-use prometheus::{GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts};
+use prometheus::{
+    GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts,
+};
 use service_kit::Metrics;
 
 /// Everything market-sim exports besides the HTTP metrics.
@@ -31,7 +33,10 @@ impl SimMetrics {
     pub fn register(metrics: &Metrics) -> Result<SimMetrics, prometheus::Error> {
         Ok(SimMetrics {
             reference_price: metrics.register(GaugeVec::new(
-                Opts::new("marketsim_reference_price", "Reference price of each symbol."),
+                Opts::new(
+                    "marketsim_reference_price",
+                    "Reference price of each symbol.",
+                ),
                 &["symbol"],
             )?)?,
             exchange_requests: metrics.register(IntCounterVec::new(
@@ -54,7 +59,10 @@ impl SimMetrics {
                 &["maker", "symbol"],
             )?)?,
             inventory_lots: metrics.register(IntGaugeVec::new(
-                Opts::new("marketsim_inventory_lots", "Each maker's net position in lots."),
+                Opts::new(
+                    "marketsim_inventory_lots",
+                    "Each maker's net position in lots.",
+                ),
                 &["maker", "symbol"],
             )?)?,
             reconnects: metrics.register(IntCounter::new(

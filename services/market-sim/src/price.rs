@@ -224,7 +224,10 @@ impl PriceProcess {
         self.jumped = false;
         let lambda = self.model.jump_rate * dt;
         if lambda > 0.0 && self.model.jump_sigma > 0.0 {
-            if let (Ok(count), Ok(size)) = (Poisson::new(lambda), Normal::new(0.0, self.model.jump_sigma)) {
+            if let (Ok(count), Ok(size)) = (
+                Poisson::new(lambda),
+                Normal::new(0.0, self.model.jump_sigma),
+            ) {
                 let jumps: f64 = count.sample(&mut self.rng);
                 for _ in 0..(jumps as u64) {
                     dlog += size.sample(&mut self.rng);
@@ -296,7 +299,10 @@ mod tests {
             expected_sd
         );
         // The mean's standard error is sd/sqrt(n); allow 5 of them.
-        assert!(mean.abs() < 5.0 * expected_sd / (n as f64).sqrt(), "mean {mean}");
+        assert!(
+            mean.abs() < 5.0 * expected_sd / (n as f64).sqrt(),
+            "mean {mean}"
+        );
     }
 
     #[test]
@@ -332,7 +338,14 @@ mod tests {
 
     #[test]
     fn shocks_raise_volatility_then_end() {
-        let mut p = PriceProcess::new(100.0, PriceModel { regime_switch_rate: 0.0, ..PriceModel::default() }, 1);
+        let mut p = PriceProcess::new(
+            100.0,
+            PriceModel {
+                regime_switch_rate: 0.0,
+                ..PriceModel::default()
+            },
+            1,
+        );
         let base = p.model().volatility;
         p.shock(ShockPattern::Spike, 4.0, 2.0);
         let during = p.step(0.1).volatility;
@@ -343,13 +356,31 @@ mod tests {
         assert!(p.active_shock().is_none());
         assert!((p.step(0.1).volatility / base - 1.0).abs() < 1e-9);
 
-        let decay = VolatilityShock { pattern: ShockPattern::Decay, intensity: 2.0, started_at: 0.0, duration: 10.0 };
+        let decay = VolatilityShock {
+            pattern: ShockPattern::Decay,
+            intensity: 2.0,
+            started_at: 0.0,
+            duration: 10.0,
+        };
         assert!(decay.multiplier(0.0, 0.0) > decay.multiplier(5.0, 0.0));
         assert!(decay.multiplier(5.0, 0.0) > 1.0);
-        let osc = VolatilityShock { pattern: ShockPattern::Oscillate, intensity: 2.0, started_at: 0.0, duration: 8.0 };
+        let osc = VolatilityShock {
+            pattern: ShockPattern::Oscillate,
+            intensity: 2.0,
+            started_at: 0.0,
+            duration: 8.0,
+        };
         assert!((osc.multiplier(0.0, 0.0) - 1.0).abs() < 1e-9);
-        assert!((osc.multiplier(1.0, 0.0) - 3.0).abs() < 1e-9, "peak at half a period");
-        let random = VolatilityShock { pattern: ShockPattern::Random, intensity: 2.0, started_at: 0.0, duration: 8.0 };
+        assert!(
+            (osc.multiplier(1.0, 0.0) - 3.0).abs() < 1e-9,
+            "peak at half a period"
+        );
+        let random = VolatilityShock {
+            pattern: ShockPattern::Random,
+            intensity: 2.0,
+            started_at: 0.0,
+            duration: 8.0,
+        };
         assert!((random.multiplier(1.0, 0.5) - 2.0).abs() < 1e-9);
     }
 }

@@ -147,7 +147,10 @@ mod tests {
     use super::*;
 
     fn best(quotes: &[Quote], side: Side) -> u64 {
-        let prices = quotes.iter().filter(|q| q.side == side).map(|q| q.price_ticks);
+        let prices = quotes
+            .iter()
+            .filter(|q| q.side == side)
+            .map(|q| q.price_ticks);
         match side {
             Side::Buy => prices.max().expect("has bids"),
             Side::Sell => prices.min().expect("has asks"),
@@ -160,10 +163,16 @@ mod tests {
         for reference in [1, 2, 37, 10_000, 3_000_000] {
             for inventory in [-10_000, -500, 0, 500, 10_000] {
                 let q = ladder(reference, inventory, &cfg);
-                assert!(q.iter().any(|x| x.side == Side::Sell), "{reference} {inventory}");
+                assert!(
+                    q.iter().any(|x| x.side == Side::Sell),
+                    "{reference} {inventory}"
+                );
                 assert!(q.iter().any(|x| x.side == Side::Buy) || reference < 3);
                 if q.iter().any(|x| x.side == Side::Buy) {
-                    assert!(best(&q, Side::Buy) < best(&q, Side::Sell), "{reference} {inventory}");
+                    assert!(
+                        best(&q, Side::Buy) < best(&q, Side::Sell),
+                        "{reference} {inventory}"
+                    );
                 }
                 assert!(q.iter().all(|x| x.lots >= 1 && x.price_ticks >= 1));
             }
@@ -177,9 +186,20 @@ mod tests {
         assert!(best(&flat, Side::Buy) < 100_000 && best(&flat, Side::Sell) > 100_000);
         assert_eq!(flat.len(), 2 * cfg.levels as usize);
         let long = ladder(100_000, cfg.max_inventory_lots, &cfg);
-        assert!(best(&long, Side::Sell) < best(&flat, Side::Sell), "long maker sells cheaper");
-        assert!(best(&long, Side::Buy) < best(&flat, Side::Buy), "and bids lower");
-        let bid_lots = |q: &[Quote]| q.iter().filter(|x| x.side == Side::Buy).map(|x| x.lots).sum::<u64>();
+        assert!(
+            best(&long, Side::Sell) < best(&flat, Side::Sell),
+            "long maker sells cheaper"
+        );
+        assert!(
+            best(&long, Side::Buy) < best(&flat, Side::Buy),
+            "and bids lower"
+        );
+        let bid_lots = |q: &[Quote]| {
+            q.iter()
+                .filter(|x| x.side == Side::Buy)
+                .map(|x| x.lots)
+                .sum::<u64>()
+        };
         assert!(bid_lots(&long) < bid_lots(&flat));
     }
 
@@ -193,7 +213,12 @@ mod tests {
         let resting: Vec<RestingQuote> = a
             .iter()
             .enumerate()
-            .map(|(i, q)| RestingQuote { order_id: i as u64, side: q.side, price_ticks: q.price_ticks, remaining_lots: q.lots })
+            .map(|(i, q)| RestingQuote {
+                order_id: i as u64,
+                side: q.side,
+                price_ticks: q.price_ticks,
+                remaining_lots: q.lots,
+            })
             .collect();
         // Off the grid boundary, so float rounding cannot decide the outcome.
         let moved = ladder(100_000 + spacing + 5, 0, &cfg);
@@ -205,11 +230,30 @@ mod tests {
 
     #[test]
     fn worn_down_and_duplicate_orders_are_replaced() {
-        let wanted = vec![Quote { side: Side::Buy, price_ticks: 10, lots: 10 }];
+        let wanted = vec![Quote {
+            side: Side::Buy,
+            price_ticks: 10,
+            lots: 10,
+        }];
         let resting = vec![
-            RestingQuote { order_id: 1, side: Side::Buy, price_ticks: 10, remaining_lots: 4 },
-            RestingQuote { order_id: 2, side: Side::Buy, price_ticks: 10, remaining_lots: 10 },
-            RestingQuote { order_id: 3, side: Side::Buy, price_ticks: 10, remaining_lots: 10 },
+            RestingQuote {
+                order_id: 1,
+                side: Side::Buy,
+                price_ticks: 10,
+                remaining_lots: 4,
+            },
+            RestingQuote {
+                order_id: 2,
+                side: Side::Buy,
+                price_ticks: 10,
+                remaining_lots: 10,
+            },
+            RestingQuote {
+                order_id: 3,
+                side: Side::Buy,
+                price_ticks: 10,
+                remaining_lots: 10,
+            },
         ];
         let plan = plan_requote(&resting, &wanted);
         assert_eq!(plan.cancels, vec![1, 3]);

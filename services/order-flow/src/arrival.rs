@@ -53,7 +53,11 @@ mod tests {
         let var = gaps.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
         // Exponential: mean 1/rate, coefficient of variation 1.
         assert!((mean * rate - 1.0).abs() < 0.03, "mean gap {mean}");
-        assert!((var.sqrt() / mean - 1.0).abs() < 0.05, "cv {}", var.sqrt() / mean);
+        assert!(
+            (var.sqrt() / mean - 1.0).abs() < 0.05,
+            "cv {}",
+            var.sqrt() / mean
+        );
         // Memorylessness shows as P(gap > 1/rate) = e^-1.
         let beyond = gaps.iter().filter(|g| **g > 1.0 / rate).count() as f64 / n as f64;
         assert!((beyond - (-1.0f64).exp()).abs() < 0.01, "{beyond}");
@@ -75,7 +79,11 @@ mod tests {
         }
         let n = counts.len() as f64;
         let mean = counts.iter().map(|c| f64::from(*c)).sum::<f64>() / n;
-        let var = counts.iter().map(|c| (f64::from(*c) - mean).powi(2)).sum::<f64>() / (n - 1.0);
+        let var = counts
+            .iter()
+            .map(|c| (f64::from(*c) - mean).powi(2))
+            .sum::<f64>()
+            / (n - 1.0);
         assert!((mean - 20.0).abs() < 0.5, "mean {mean}");
         assert!((var / mean - 1.0).abs() < 0.15, "dispersion {}", var / mean);
     }

@@ -191,7 +191,9 @@ where
                 s.completed += 1;
                 match outcome {
                     Outcome::Answered { success: true, .. } => s.ok += 1,
-                    Outcome::Answered { status, .. } => *s.errors.entry(status.to_string()).or_default() += 1,
+                    Outcome::Answered { status, .. } => {
+                        *s.errors.entry(status.to_string()).or_default() += 1
+                    }
                     Outcome::Failed(kind) => *s.errors.entry(kind.to_string()).or_default() += 1,
                 }
             }
@@ -203,7 +205,8 @@ where
         let show = plan.progress;
         tokio::spawn(async move {
             let tty = std::io::stderr().is_terminal();
-            let mut tick = tokio::time::interval_at(start + Duration::from_secs(1), Duration::from_secs(1));
+            let mut tick =
+                tokio::time::interval_at(start + Duration::from_secs(1), Duration::from_secs(1));
             loop {
                 tokio::select! {
                     () = cancel.cancelled() => break,
@@ -230,7 +233,11 @@ where
                     )
                 };
                 let mut err = std::io::stderr().lock();
-                let _ = if tty { write!(err, "\r\x1b[2K{line}") } else { writeln!(err, "{line}") };
+                let _ = if tty {
+                    write!(err, "\r\x1b[2K{line}")
+                } else {
+                    writeln!(err, "{line}")
+                };
                 let _ = err.flush();
             }
             if show && tty {
@@ -263,7 +270,11 @@ where
         ok: s.ok,
         errors: s.errors.clone(),
         achieved_rate: s.completed as f64 / elapsed.as_secs_f64().max(1e-9),
-        success_ratio: if s.completed == 0 { 0.0 } else { s.ok as f64 / s.completed as f64 },
+        success_ratio: if s.completed == 0 {
+            0.0
+        } else {
+            s.ok as f64 / s.completed as f64
+        },
         latency_ms: Percentiles::of(&s.corrected),
         service_time_ms: Percentiles::of(&s.service),
     }
@@ -309,9 +320,14 @@ mod tests {
     /// A tiny HTTP/1.1 server on 127.0.0.1 that answers at once, except that the request arriving
     /// after `stall_after` requests is held for `stall`. It serves one connection at a time in
     /// order, like a single-threaded server that blocks.
-    async fn stalling_server(stall_after: u64, stall: Duration) -> (String, tokio::task::JoinHandle<()>) {
+    async fn stalling_server(
+        stall_after: u64,
+        stall: Duration,
+    ) -> (String, tokio::task::JoinHandle<()>) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let handle = tokio::spawn(async move {
             let count = Arc::new(AtomicU64::new(0));
@@ -321,7 +337,9 @@ mod tests {
                 tokio::spawn(async move {
                     let mut buf = vec![0u8; 4096];
                     loop {
-                        let Ok(n) = sock.read(&mut buf).await else { return };
+                        let Ok(n) = sock.read(&mut buf).await else {
+                            return;
+                        };
                         if n == 0 {
                             return;
                         }
@@ -334,7 +352,9 @@ mod tests {
                             "HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
                             body.len()
                         );
-                        if sock.write_all(head.as_bytes()).await.is_err() || sock.write_all(body).await.is_err() {
+                        if sock.write_all(head.as_bytes()).await.is_err()
+                            || sock.write_all(body).await.is_err()
+                        {
                             return;
                         }
                     }
@@ -365,7 +385,10 @@ mod tests {
                 let (http, url) = (http.clone(), url.clone());
                 async move {
                     match http.post(&url).body("{}").send().await {
-                        Ok(r) => Outcome::Answered { status: r.status().as_u16(), success: r.status().is_success() },
+                        Ok(r) => Outcome::Answered {
+                            status: r.status().as_u16(),
+                            success: r.status().is_success(),
+                        },
                         Err(_) => Outcome::Failed("connect"),
                     }
                 }
@@ -375,13 +398,22 @@ mod tests {
         .await;
         server.abort();
         assert_eq!(report.errors, BTreeMap::new(), "{report:?}");
-        assert!(report.ok >= 300, "most of the 500 scheduled were sent: {report:?}");
+        assert!(
+            report.ok >= 300,
+            "most of the 500 scheduled were sent: {report:?}"
+        );
         // About 200 requests were due during the one-second stall: with a charge from the due
         // time, well over 10% of all requests waited hundreds of milliseconds.
-        assert!(report.latency_ms.p90 >= 300.0, "corrected p90 shows the stall: {report:?}");
+        assert!(
+            report.latency_ms.p90 >= 300.0,
+            "corrected p90 shows the stall: {report:?}"
+        );
         assert!(report.latency_ms.max >= 900.0, "{report:?}");
         // From the actual send, only the one stalled request was slow.
-        assert!(report.service_time_ms.p99 < 300.0, "uncorrected hides it: {report:?}");
+        assert!(
+            report.service_time_ms.p99 < 300.0,
+            "uncorrected hides it: {report:?}"
+        );
         assert!(report.service_time_ms.max >= 900.0, "{report:?}");
     }
 
@@ -397,11 +429,17 @@ mod tests {
             plan,
             |_, seq| async move {
                 if seq % 10 == 0 {
-                    Outcome::Answered { status: 429, success: false }
+                    Outcome::Answered {
+                        status: 429,
+                        success: false,
+                    }
                 } else if seq % 10 == 1 {
                     Outcome::Failed("connect")
                 } else {
-                    Outcome::Answered { status: 201, success: true }
+                    Outcome::Answered {
+                        status: 201,
+                        success: true,
+                    }
                 }
             },
             CancellationToken::new(),

@@ -8,7 +8,9 @@ use service_kit::Metrics;
 pub struct FlowMetrics {
     /// `orderflow_orders_total{population,result}`; result is `accepted`, `rejected`,
     /// `rejected_expected` (reject-test orders refused, as they should be), `accepted_invalid`
-    /// (reject-test orders accepted: an exchange bug), `unavailable`, `error`, `skipped`.
+    /// (reject-test orders accepted: an exchange bug), `unavailable`, `error`, and, for arrivals
+    /// that sent nothing, `no_signal` (momentum without a trend), `no_book` (nothing to price
+    /// from) and `overloaded` (too many orders awaiting an answer).
     pub orders: IntCounterVec,
     /// `orderflow_order_roundtrip_seconds{population}`: from send to answer.
     pub roundtrip: HistogramVec,
@@ -33,7 +35,10 @@ impl FlowMetrics {
     pub fn register(metrics: &Metrics) -> Result<FlowMetrics, prometheus::Error> {
         Ok(FlowMetrics {
             orders: metrics.register(IntCounterVec::new(
-                Opts::new("orderflow_orders_total", "Orders sent to trading-api, by population and result."),
+                Opts::new(
+                    "orderflow_orders_total",
+                    "Orders sent to trading-api, by population and result.",
+                ),
                 &["population", "result"],
             )?)?,
             roundtrip: metrics.register(HistogramVec::new(
@@ -45,15 +50,24 @@ impl FlowMetrics {
                 &["population"],
             )?)?,
             cancels: metrics.register(IntCounterVec::new(
-                Opts::new("orderflow_cancels_total", "Cancels of expired passive orders, by result."),
+                Opts::new(
+                    "orderflow_cancels_total",
+                    "Cancels of expired passive orders, by result.",
+                ),
                 &["result"],
             )?)?,
             reconnects: metrics.register(IntCounter::new(
                 "orderflow_reconnects_total",
                 "Times trading-api came back after being unreachable.",
             )?)?,
-            target_rate: metrics.register(Gauge::new("orderflow_target_rate", "Asked orders per second.")?)?,
-            in_flight: metrics.register(IntGauge::new("orderflow_in_flight", "Orders awaiting an answer.")?)?,
+            target_rate: metrics.register(Gauge::new(
+                "orderflow_target_rate",
+                "Asked orders per second.",
+            )?)?,
+            in_flight: metrics.register(IntGauge::new(
+                "orderflow_in_flight",
+                "Orders awaiting an answer.",
+            )?)?,
         })
     }
 }

@@ -172,7 +172,11 @@ fn notional<R: Rng>(rng: &mut R, median: f64) -> f64 {
 /// A retail noise trader: random side; 60% passive GTC limits up to 5 ticks behind the touch
 /// (sometimes improving a wide spread), 30% marketable IOC limits, 10% market orders.
 pub fn retail<R: Rng>(view: &MarketView, sizing: &Sizing, rng: &mut R) -> Option<Intent> {
-    let side = if rng.random_bool(0.5) { Side::Buy } else { Side::Sell };
+    let side = if rng.random_bool(0.5) {
+        Side::Buy
+    } else {
+        Side::Sell
+    };
     let lots = view.lots_for(notional(rng, sizing.retail_notional), sizing.max_lots)?;
     let roll: f64 = rng.random();
     let order = if roll < 0.6 {
@@ -198,7 +202,13 @@ pub fn retail<R: Rng>(view: &MarketView, sizing: &Sizing, rng: &mut R) -> Option
         limit(view, side, price, lots, TimeInForce::Gtc)
     } else if roll < 0.9 {
         let through = rng.random_range(0..=2u64);
-        limit(view, side, view.marketable(side, through)?, lots, TimeInForce::Ioc)
+        limit(
+            view,
+            side,
+            view.marketable(side, through)?,
+            lots,
+            TimeInForce::Ioc,
+        )
     } else {
         NewOrder {
             symbol: view.symbol.clone(),
@@ -264,12 +274,25 @@ pub struct TwapProgram {
 
 impl TwapProgram {
     /// A new parent on `symbol` with a random side and a log-normal notional.
-    pub fn start<R: Rng>(symbol: usize, view: &MarketView, sizing: &Sizing, interval: Duration, rng: &mut R) -> Option<TwapProgram> {
+    pub fn start<R: Rng>(
+        symbol: usize,
+        view: &MarketView,
+        sizing: &Sizing,
+        interval: Duration,
+        rng: &mut R,
+    ) -> Option<TwapProgram> {
         let slices = sizing.slices.max(1);
-        let total = view.lots_for(notional(rng, sizing.parent_notional), sizing.max_lots.saturating_mul(u64::from(slices)))?;
+        let total = view.lots_for(
+            notional(rng, sizing.parent_notional),
+            sizing.max_lots.saturating_mul(u64::from(slices)),
+        )?;
         Some(TwapProgram {
             symbol,
-            side: if rng.random_bool(0.5) { Side::Buy } else { Side::Sell },
+            side: if rng.random_bool(0.5) {
+                Side::Buy
+            } else {
+                Side::Sell
+            },
             slice_lots: (total / u64::from(slices)).max(1),
             slices_left: slices,
             interval,
@@ -332,7 +355,10 @@ mod tests {
         if let Some(price) = &order.price {
             let ticks = v.grid.parse_ticks(price).expect("price on tick grid");
             let (bid, ask) = (v.best_bid.expect("bid"), v.best_ask.expect("ask"));
-            assert!(ticks + max_away >= bid && ticks <= ask + max_away, "{order:?} too far from {bid}/{ask}");
+            assert!(
+                ticks + max_away >= bid && ticks <= ask + max_away,
+                "{order:?} too far from {bid}/{ask}"
+            );
         } else {
             assert_eq!(order.order_type, OrderType::Market);
         }
@@ -348,7 +374,10 @@ mod tests {
             let intent = retail(&v, &Sizing::default(), &mut rng).expect("book present");
             assert_valid(&intent.order, &v, 5);
             sides.insert(intent.order.side);
-            types.insert(format!("{:?}{:?}", intent.order.order_type, intent.order.time_in_force));
+            types.insert(format!(
+                "{:?}{:?}",
+                intent.order.order_type, intent.order.time_in_force
+            ));
         }
         assert_eq!(sides.len(), 2);
         assert_eq!(types.len(), 3, "{types:?}");
@@ -362,18 +391,32 @@ mod tests {
         assert_eq!(up.order.side, Side::Buy);
         assert_valid(&up.order, &v, 3);
         v.recent_trades.reverse();
-        assert_eq!(momentum(&v, &Sizing::default(), &mut rng).map(|i| i.order.side), Some(Side::Sell));
+        assert_eq!(
+            momentum(&v, &Sizing::default(), &mut rng).map(|i| i.order.side),
+            Some(Side::Sell)
+        );
         v.recent_trades = vec![5, 5, 5, 5];
-        assert!(momentum(&v, &Sizing::default(), &mut rng).is_none(), "flat: no signal");
+        assert!(
+            momentum(&v, &Sizing::default(), &mut rng).is_none(),
+            "flat: no signal"
+        );
         assert_eq!(trend(&[1, 2, 3]), None, "too few trades");
 
         let v = view();
-        let sizing = Sizing { slices: 4, ..Sizing::default() };
-        let mut program = TwapProgram::start(0, &v, &sizing, Duration::from_secs(1), &mut rng).expect("book");
+        let sizing = Sizing {
+            slices: 4,
+            ..Sizing::default()
+        };
+        let mut program =
+            TwapProgram::start(0, &v, &sizing, Duration::from_secs(1), &mut rng).expect("book");
         let slices: Vec<Intent> = std::iter::from_fn(|| program.next_slice(&v)).collect();
         assert_eq!(slices.len(), 4);
-        assert!(slices.iter().all(|s| s.order.quantity == slices[0].order.quantity && s.order.side == program.side));
-        assert!(slices.iter().all(|s| s.order.time_in_force == TimeInForce::Ioc));
+        assert!(slices
+            .iter()
+            .all(|s| s.order.quantity == slices[0].order.quantity && s.order.side == program.side));
+        assert!(slices
+            .iter()
+            .all(|s| s.order.time_in_force == TimeInForce::Ioc));
         slices.iter().for_each(|s| assert_valid(&s.order, &v, 1));
     }
 
@@ -387,15 +430,38 @@ mod tests {
         assert!(retail(&empty, &Sizing::default(), &mut rng).is_none());
         let v = view();
         for _ in 0..50 {
-            let mut o = retail(&v, &Sizing::default(), &mut rng).expect("book").order;
+            let mut o = retail(&v, &Sizing::default(), &mut rng)
+                .expect("book")
+                .order;
             invalidate(&mut o, &v.grid, &mut rng);
-            let off_tick = o.price.as_deref().is_some_and(|p| v.grid.parse_ticks(p).is_none());
+            let off_tick = o
+                .price
+                .as_deref()
+                .is_some_and(|p| v.grid.parse_ticks(p).is_none());
             let zero = v.grid.parse_lots(&o.quantity) == Some(0);
             assert!(off_tick || zero || o.symbol.ends_with("-NOPE"), "{o:?}");
         }
-        assert!(Mix { retail: 0.0, momentum: 0.0, institutional: 0.0 }.normalized().is_none());
-        assert!(Mix { retail: -1.0, momentum: 2.0, institutional: 0.0 }.normalized().is_none());
-        let m = Mix { retail: 2.0, momentum: 1.0, institutional: 1.0 }.normalized().expect("valid");
+        assert!(Mix {
+            retail: 0.0,
+            momentum: 0.0,
+            institutional: 0.0
+        }
+        .normalized()
+        .is_none());
+        assert!(Mix {
+            retail: -1.0,
+            momentum: 2.0,
+            institutional: 0.0
+        }
+        .normalized()
+        .is_none());
+        let m = Mix {
+            retail: 2.0,
+            momentum: 1.0,
+            institutional: 1.0,
+        }
+        .normalized()
+        .expect("valid");
         assert!((m.retail - 0.5).abs() < 1e-12);
     }
 }

@@ -19,8 +19,12 @@ use crate::journal::JournalError;
 use crate::ledger::LedgerError;
 use crate::marketdata::{side_str, ticker_json};
 use crate::orders::OrderRecord;
-use crate::units::{format_asset, format_units, parse_units, DecimalError, DecimalText, ASSET_DECIMALS};
-use crate::venue::{CommandOutcome, InstrumentInfo, OrderRequest, Venue, VenueError, MAX_PRICE_UNITS};
+use crate::units::{
+    format_asset, format_units, parse_units, DecimalError, DecimalText, ASSET_DECIMALS,
+};
+use crate::venue::{
+    CommandOutcome, InstrumentInfo, OrderRequest, Venue, VenueError, MAX_PRICE_UNITS,
+};
 use crate::AppState;
 
 /// Longest accepted `client_order_id`.
@@ -35,10 +39,15 @@ impl From<VenueError> for ApiError {
                 "insufficient_funds",
                 format!("insufficient available {asset} for this order"),
             ),
-            VenueError::Ledger(LedgerError::UnknownAccount(_)) => ApiError::not_found("no such account"),
-            VenueError::Ledger(LedgerError::Overflow) => {
-                ApiError::new(StatusCode::BAD_REQUEST, "invalid_field", "amount out of range").with_field("amount")
+            VenueError::Ledger(LedgerError::UnknownAccount(_)) => {
+                ApiError::not_found("no such account")
             }
+            VenueError::Ledger(LedgerError::Overflow) => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_field",
+                "amount out of range",
+            )
+            .with_field("amount"),
             VenueError::Ledger(LedgerError::Duplicate) => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", "account already exists")
             }
@@ -47,7 +56,11 @@ impl From<VenueError> for ApiError {
             VenueError::Journal(JournalError::Closed) => ApiError::not_ready(),
             VenueError::Journal(err) => {
                 tracing::error!(%err, "journal failure");
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "journal_unavailable", "the journal cannot accept commands")
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "journal_unavailable",
+                    "the journal cannot accept commands",
+                )
             }
             VenueError::Replay(msg) => {
                 tracing::error!(%msg, "unexpected replay error in a live command");
@@ -90,7 +103,10 @@ pub struct Trader {
 impl FromRequestParts<AppState> for Trader {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let venue = state.venue().ok_or_else(ApiError::not_ready)?;
         let key = parts
             .headers
@@ -118,9 +134,14 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let Some(token) = state.admin_token.as_deref() else {
-            return Err(ApiError::unauthorized("the admin API is disabled (no admin token configured)"));
+            return Err(ApiError::unauthorized(
+                "the admin API is disabled (no admin token configured)",
+            ));
         };
         let given = parts
             .headers
@@ -215,21 +236,32 @@ fn decimal_error(field: &str, err: &DecimalError) -> ApiError {
 
 /// Converts and checks a quantity against the instrument's lot and limits.
 fn parse_qty(info: &InstrumentInfo, field: &str, text: &DecimalText) -> Result<Qty, ApiError> {
-    let units = parse_units(&text.0, info.instrument.qty_decimals).map_err(|e| decimal_error(field, &e))?;
-    let units = u64::try_from(units).map_err(|_| ApiError::invalid_field(field, format!("{field} is too large")))?;
+    let units =
+        parse_units(&text.0, info.instrument.qty_decimals).map_err(|e| decimal_error(field, &e))?;
+    let units = u64::try_from(units)
+        .map_err(|_| ApiError::invalid_field(field, format!("{field} is too large")))?;
     if units == 0 {
-        return Err(ApiError::invalid_field(field, format!("{field} must be positive")));
+        return Err(ApiError::invalid_field(
+            field,
+            format!("{field} must be positive"),
+        ));
     }
     if units % info.instrument.lot_size != 0 {
         return Err(ApiError::invalid_field(
             field,
-            format!("{field} must be a multiple of the lot size {}", qty_text(info, Qty(info.instrument.lot_size))),
+            format!(
+                "{field} must be a multiple of the lot size {}",
+                qty_text(info, Qty(info.instrument.lot_size))
+            ),
         ));
     }
     if units > info.instrument.max_order_qty {
         return Err(ApiError::invalid_field(
             field,
-            format!("{field} exceeds the maximum {}", qty_text(info, Qty(info.instrument.max_order_qty))),
+            format!(
+                "{field} exceeds the maximum {}",
+                qty_text(info, Qty(info.instrument.max_order_qty))
+            ),
         ));
     }
     Ok(Qty(units))
@@ -240,7 +272,10 @@ fn parse_price(info: &InstrumentInfo, text: &DecimalText) -> Result<Price, ApiEr
     let units = parse_units(&text.0, info.instrument.price_decimals).map_err(|e| match e {
         DecimalError::TooManyDecimals(_) => ApiError::invalid_field(
             "price",
-            format!("price is not a multiple of the tick size {}", price_text(info, Price(info.instrument.tick_size))),
+            format!(
+                "price is not a multiple of the tick size {}",
+                price_text(info, Price(info.instrument.tick_size))
+            ),
         ),
         other => decimal_error("price", &other),
     })?;
@@ -254,35 +289,55 @@ fn parse_price(info: &InstrumentInfo, text: &DecimalText) -> Result<Price, ApiEr
     if units % info.instrument.tick_size != 0 {
         return Err(ApiError::invalid_field(
             "price",
-            format!("price is not a multiple of the tick size {}", price_text(info, Price(info.instrument.tick_size))),
+            format!(
+                "price is not a multiple of the tick size {}",
+                price_text(info, Price(info.instrument.tick_size))
+            ),
         ));
     }
     Ok(Price(units))
 }
 
 fn validate_order(venue: &Venue, body: SubmitOrderBody) -> Result<OrderRequest, ApiError> {
-    let symbol = venue
-        .symbol_id(&body.symbol)
-        .ok_or_else(|| ApiError::invalid_field("symbol", format!("unknown symbol `{}`", body.symbol)))?;
+    let symbol = venue.symbol_id(&body.symbol).ok_or_else(|| {
+        ApiError::invalid_field("symbol", format!("unknown symbol `{}`", body.symbol))
+    })?;
     let info = &venue.instruments()[symbol.0 as usize];
     let qty = parse_qty(info, "quantity", &body.quantity)?;
     let price = match (body.order_type, &body.price) {
-        (OrderType::Limit, None) => return Err(ApiError::invalid_field("price", "price is required for limit orders")),
+        (OrderType::Limit, None) => {
+            return Err(ApiError::invalid_field(
+                "price",
+                "price is required for limit orders",
+            ))
+        }
         (OrderType::Limit, Some(text)) => Some(parse_price(info, text)?),
         (OrderType::Market, None) => None,
         (OrderType::Market, Some(_)) => {
-            return Err(ApiError::invalid_field("price", "market orders take no price"))
+            return Err(ApiError::invalid_field(
+                "price",
+                "market orders take no price",
+            ))
         }
     };
-    if body.post_only && !(body.order_type == OrderType::Limit && body.time_in_force == TimeInForce::Gtc) {
-        return Err(ApiError::invalid_field("post_only", "post_only requires a GTC limit order"));
+    if body.post_only
+        && !(body.order_type == OrderType::Limit && body.time_in_force == TimeInForce::Gtc)
+    {
+        return Err(ApiError::invalid_field(
+            "post_only",
+            "post_only requires a GTC limit order",
+        ));
     }
     if let Some(id) = &body.client_order_id {
-        let ok_chars = id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
+        let ok_chars = id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
         if id.is_empty() || id.len() > MAX_CLIENT_ORDER_ID || !ok_chars {
             return Err(ApiError::invalid_field(
                 "client_order_id",
-                format!("client_order_id must be 1-{MAX_CLIENT_ORDER_ID} characters of [A-Za-z0-9-_.:]"),
+                format!(
+                    "client_order_id must be 1-{MAX_CLIENT_ORDER_ID} characters of [A-Za-z0-9-_.:]"
+                ),
             ));
         }
     }
@@ -299,22 +354,38 @@ fn validate_order(venue: &Venue, body: SubmitOrderBody) -> Result<OrderRequest, 
 }
 
 /// `POST /api/v1/orders`: 201 with the order and its fills.
-pub async fn submit_order(trader: Trader, ApiJson(body): ApiJson<SubmitOrderBody>) -> Result<Response, ApiError> {
+pub async fn submit_order(
+    trader: Trader,
+    ApiJson(body): ApiJson<SubmitOrderBody>,
+) -> Result<Response, ApiError> {
     let request = validate_order(&trader.venue, body)?;
     let outcome = trader.venue.submit(trader.account, request).await?;
     if let Some(reason) = outcome.rejected {
         return Err(rejection(reason));
     }
-    Ok((StatusCode::CREATED, Json(outcome_json(&trader.venue, &outcome)?)).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(outcome_json(&trader.venue, &outcome)?),
+    )
+        .into_response())
 }
 
 fn parse_order_id(text: &str) -> Result<OrderId, ApiError> {
-    text.parse::<OrderId>()
-        .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "invalid_path", "order id must be a positive integer").with_field("id"))
+    text.parse::<OrderId>().map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_path",
+            "order id must be a positive integer",
+        )
+        .with_field("id")
+    })
 }
 
 /// `GET /api/v1/orders/{id}`.
-pub async fn get_order(trader: Trader, ApiPath(id): ApiPath<String>) -> Result<Json<Value>, ApiError> {
+pub async fn get_order(
+    trader: Trader,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Value>, ApiError> {
     let id = parse_order_id(&id)?;
     let order = trader
         .venue
@@ -324,7 +395,10 @@ pub async fn get_order(trader: Trader, ApiPath(id): ApiPath<String>) -> Result<J
 }
 
 /// `DELETE /api/v1/orders/{id}`.
-pub async fn cancel_order(trader: Trader, ApiPath(id): ApiPath<String>) -> Result<Json<Value>, ApiError> {
+pub async fn cancel_order(
+    trader: Trader,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Value>, ApiError> {
     let id = parse_order_id(&id)?;
     let outcome = trader.venue.cancel(trader.account, id).await?;
     if let Some(reason) = outcome.rejected {
@@ -354,10 +428,21 @@ pub async fn amend_order(
         .ok_or_else(|| ApiError::not_found("no such order"))?;
     let info = &trader.venue.instruments()[existing.symbol.0 as usize];
     if body.price.is_none() && body.quantity.is_none() {
-        return Err(ApiError::invalid_field("price", "give a new price and/or quantity"));
+        return Err(ApiError::invalid_field(
+            "price",
+            "give a new price and/or quantity",
+        ));
     }
-    let price = body.price.as_ref().map(|p| parse_price(info, p)).transpose()?;
-    let qty = body.quantity.as_ref().map(|q| parse_qty(info, "quantity", q)).transpose()?;
+    let price = body
+        .price
+        .as_ref()
+        .map(|p| parse_price(info, p))
+        .transpose()?;
+    let qty = body
+        .quantity
+        .as_ref()
+        .map(|q| parse_qty(info, "quantity", q))
+        .transpose()?;
     let outcome = trader.venue.amend(trader.account, id, price, qty).await?;
     if let Some(reason) = outcome.rejected {
         return Err(rejection(reason));
@@ -373,10 +458,18 @@ pub struct ListQuery {
 }
 
 /// `GET /api/v1/orders?status=open`: the caller's open orders.
-pub async fn list_orders(trader: Trader, ApiQuery(query): ApiQuery<ListQuery>) -> Result<Json<Value>, ApiError> {
+pub async fn list_orders(
+    trader: Trader,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
     match query.status.as_deref() {
         None | Some("open") => {}
-        Some(_) => return Err(ApiError::invalid_field("status", "only status=open is supported")),
+        Some(_) => {
+            return Err(ApiError::invalid_field(
+                "status",
+                "only status=open is supported",
+            ))
+        }
     }
     let orders: Vec<Value> = trader
         .venue
@@ -448,7 +541,9 @@ pub async fn list_symbols(State(state): State<AppState>) -> Result<Json<Value>, 
             })
         })
         .collect();
-    Ok(Json(json!({ "symbols": symbols, "asset_decimals": ASSET_DECIMALS })))
+    Ok(Json(
+        json!({ "symbols": symbols, "asset_decimals": ASSET_DECIMALS }),
+    ))
 }
 
 /// `?depth=N`.
@@ -522,7 +617,10 @@ pub async fn get_trades(
 }
 
 /// `GET /api/v1/ticker/{symbol}`.
-pub async fn get_ticker(State(state): State<AppState>, ApiPath(symbol): ApiPath<String>) -> Result<Json<Value>, ApiError> {
+pub async fn get_ticker(
+    State(state): State<AppState>,
+    ApiPath(symbol): ApiPath<String>,
+) -> Result<Json<Value>, ApiError> {
     let venue = public_venue(&state)?;
     let id = symbol_of(&venue, &symbol)?;
     let info = &venue.instruments()[id.0 as usize];
@@ -542,10 +640,16 @@ pub struct CreateAccountBody {
 }
 
 /// `POST /admin/accounts`: 201 `{account_id, name, api_key}`. The key is shown only here.
-pub async fn admin_create_account(admin: Admin, ApiJson(body): ApiJson<CreateAccountBody>) -> Result<Response, ApiError> {
+pub async fn admin_create_account(
+    admin: Admin,
+    ApiJson(body): ApiJson<CreateAccountBody>,
+) -> Result<Response, ApiError> {
     let name = body.name.trim();
     if name.is_empty() || name.len() > 64 {
-        return Err(ApiError::invalid_field("name", "name must be 1-64 characters"));
+        return Err(ApiError::invalid_field(
+            "name",
+            "name must be 1-64 characters",
+        ));
     }
     let (account, key) = admin.venue.create_account(name).await?;
     Ok((
@@ -565,15 +669,25 @@ pub struct DepositBody {
 }
 
 /// `POST /admin/deposits`: credits an account; answers its balances.
-pub async fn admin_deposit(admin: Admin, ApiJson(body): ApiJson<DepositBody>) -> Result<Json<Value>, ApiError> {
+pub async fn admin_deposit(
+    admin: Admin,
+    ApiJson(body): ApiJson<DepositBody>,
+) -> Result<Json<Value>, ApiError> {
     if !admin.venue.assets().contains(&body.asset) {
-        return Err(ApiError::invalid_field("asset", format!("unknown asset `{}`", body.asset)));
+        return Err(ApiError::invalid_field(
+            "asset",
+            format!("unknown asset `{}`", body.asset),
+        ));
     }
-    let amount = parse_units(&body.amount.0, ASSET_DECIMALS).map_err(|e| decimal_error("amount", &e))?;
+    let amount =
+        parse_units(&body.amount.0, ASSET_DECIMALS).map_err(|e| decimal_error("amount", &e))?;
     if amount == 0 {
         return Err(ApiError::invalid_field("amount", "amount must be positive"));
     }
-    admin.venue.deposit(body.account_id, &body.asset, amount).await?;
+    admin
+        .venue
+        .deposit(body.account_id, &body.asset, amount)
+        .await?;
     balances_json(&admin.venue.ledger(), body.account_id)
         .map(Json)
         .ok_or_else(|| ApiError::not_found("no such account"))
@@ -614,10 +728,15 @@ pub async fn admin_state(admin: Admin) -> Json<Value> {
 }
 
 /// `POST /admin/snapshot`: writes a snapshot now.
-pub async fn admin_snapshot(admin: Admin, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let path = crate::take_snapshot(&admin.venue, &state.data_dir).await.map_err(|err| {
-        tracing::error!(%err, "snapshot failed");
-        ApiError::internal()
-    })?;
+pub async fn admin_snapshot(
+    admin: Admin,
+    State(state): State<AppState>,
+) -> Result<Json<Value>, ApiError> {
+    let path = crate::take_snapshot(&admin.venue, &state.data_dir)
+        .await
+        .map_err(|err| {
+            tracing::error!(%err, "snapshot failed");
+            ApiError::internal()
+        })?;
     Ok(Json(json!({ "snapshot": path.display().to_string() })))
 }

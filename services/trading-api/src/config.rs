@@ -52,7 +52,11 @@ pub struct Config {
     #[arg(long, env = "SIMEX_DEMO_KEYS_FILE")]
     pub demo_keys_file: Option<PathBuf>,
     /// Deposit per demo account and asset, as `ASSET=AMOUNT` pairs, comma separated.
-    #[arg(long, env = "SIMEX_DEMO_FUNDING", default_value = "USD=10000000,BTC=100,ETH=1000,SOL=100000")]
+    #[arg(
+        long,
+        env = "SIMEX_DEMO_FUNDING",
+        default_value = "USD=10000000,BTC=100,ETH=1000,SOL=100000"
+    )]
     pub demo_funding: String,
     /// Largest accepted request body in bytes.
     #[arg(long, env = "SIMEX_BODY_LIMIT", default_value_t = 16 * 1024)]
@@ -86,7 +90,9 @@ pub fn parse_instruments(spec: &str, protection_bps: u32) -> anyhow::Result<Vec<
     for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let parts: Vec<&str> = item.split(':').collect();
         let [symbol, pd, qd, tick, lot, max] = parts.as_slice() else {
-            anyhow::bail!("instrument `{item}`: expected SYMBOL:PRICE_DECIMALS:QTY_DECIMALS:TICK:LOT:MAX_QTY");
+            anyhow::bail!(
+                "instrument `{item}`: expected SYMBOL:PRICE_DECIMALS:QTY_DECIMALS:TICK:LOT:MAX_QTY"
+            );
         };
         let (base, quote) = symbol
             .split_once('-')

@@ -148,13 +148,17 @@ pub fn scan(
         let end = pos + (HEADER_LEN + len) as u64;
         if end > file_len {
             if len > MAX_RECORD {
-                return Err(corrupt(pos, last_seq, format!("record length {len} is implausible")).into());
+                return Err(
+                    corrupt(pos, last_seq, format!("record length {len} is implausible")).into(),
+                );
             }
             torn_tail = true;
             break;
         }
         if len > MAX_RECORD {
-            return Err(corrupt(pos, last_seq, format!("record length {len} is implausible")).into());
+            return Err(
+                corrupt(pos, last_seq, format!("record length {len} is implausible")).into(),
+            );
         }
         payload.resize(len, 0);
         reader.read_exact(&mut payload).map_err(io)?;
@@ -169,10 +173,20 @@ pub fn scan(
             return Err(corrupt(pos, last_seq, "checksum mismatch".to_owned()).into());
         }
         if seq != last_seq + 1 {
-            return Err(corrupt(pos, last_seq, format!("expected sequence {}, found {seq}", last_seq + 1)).into());
+            return Err(corrupt(
+                pos,
+                last_seq,
+                format!("expected sequence {}, found {seq}", last_seq + 1),
+            )
+            .into());
         }
-        apply(seq, &payload)
-            .map_err(|e| corrupt(pos, last_seq, format!("record {seq} cannot be applied: {e:#}")))?;
+        apply(seq, &payload).map_err(|e| {
+            corrupt(
+                pos,
+                last_seq,
+                format!("record {seq} cannot be applied: {e:#}"),
+            )
+        })?;
         last_seq = seq;
         pos = end;
     }
@@ -273,7 +287,12 @@ impl std::fmt::Debug for Journal {
 
 impl Journal {
     /// Opens `path` for appending at `end` (from [`scan`]).
-    pub fn open(path: &Path, end: ScanEnd, mode: SyncMode, metrics: JournalMetrics) -> Result<Self, JournalError> {
+    pub fn open(
+        path: &Path,
+        end: ScanEnd,
+        mode: SyncMode,
+        metrics: JournalMetrics,
+    ) -> Result<Self, JournalError> {
         let io = |source| JournalError::Io {
             path: path.to_owned(),
             source,
@@ -305,7 +324,11 @@ impl Journal {
                 len: end.valid_len,
                 pending: Vec::with_capacity(1 << 16),
                 pending_last: end.last_seq,
-                file: if threaded { None } else { Some(file.try_clone().map_err(io)?) },
+                file: if threaded {
+                    None
+                } else {
+                    Some(file.try_clone().map_err(io)?)
+                },
                 closed: false,
                 failed: false,
             }),
@@ -363,12 +386,17 @@ impl Journal {
                 match write {
                     Some(Ok(())) => {
                         st.len += record.len() as u64;
-                        self.shared.durable.send_replace(Durable { seq, failed: false });
+                        self.shared
+                            .durable
+                            .send_replace(Durable { seq, failed: false });
                         Ok(seq)
                     }
                     Some(Err(source)) => {
                         st.failed = true;
-                        self.shared.durable.send_replace(Durable { seq: seq - 1, failed: true });
+                        self.shared.durable.send_replace(Durable {
+                            seq: seq - 1,
+                            failed: true,
+                        });
                         Err(JournalError::Io {
                             path: self.shared.path.clone(),
                             source,
@@ -390,7 +418,10 @@ impl Journal {
             st.next_seq += 1;
         }
         drop(st);
-        self.shared.metrics.append.observe(started.elapsed().as_secs_f64());
+        self.shared
+            .metrics
+            .append
+            .observe(started.elapsed().as_secs_f64());
         result
     }
 
@@ -470,7 +501,10 @@ fn writer_loop(shared: &Shared, mut file: File) {
                 shared.durable.send_modify(|d| d.failed = true);
                 return;
             }
-            shared.durable.send_replace(Durable { seq: last, failed: false });
+            shared.durable.send_replace(Durable {
+                seq: last,
+                failed: false,
+            });
         }
         if closing {
             let st = shared.state.lock();
@@ -492,7 +526,10 @@ mod tests {
 
     fn metrics() -> JournalMetrics {
         let h = || Histogram::with_opts(prometheus::HistogramOpts::new("h", "h")).unwrap();
-        JournalMetrics { append: h(), fsync: h() }
+        JournalMetrics {
+            append: h(),
+            fsync: h(),
+        }
     }
 
     fn temp_dir(name: &str) -> PathBuf {
@@ -505,7 +542,10 @@ mod tests {
     fn write_records(path: &Path, mode: SyncMode, payloads: &[&str]) {
         let end = scan(path, 0, 0, |_, _| Ok(())).unwrap();
         let journal = Journal::open(path, end, mode, metrics()).unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         for p in payloads {
             let seq = journal.append(p.as_bytes()).unwrap();
             rt.block_on(journal.wait_durable(seq)).unwrap();
@@ -543,7 +583,12 @@ mod tests {
         write_records(&path, SyncMode::Always, &["one", "two", "three"]);
         let len = std::fs::metadata(&path).unwrap().len();
         // Cut the last record in half, as a crash mid-write would.
-        OpenOptions::new().write(true).open(&path).unwrap().set_len(len - 3).unwrap();
+        OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(len - 3)
+            .unwrap();
         let (records, end) = read_all(&path).unwrap();
         assert_eq!(records, ["one", "two"]);
         assert!(end.torn_tail);
@@ -566,6 +611,16 @@ mod tests {
         std::fs::write(&path, &bytes).unwrap();
         let err = read_all(&path).unwrap_err();
         let err = err.downcast::<JournalError>().unwrap();
-        assert!(matches!(err, JournalError::Corrupt { offset: 0, last_seq: 0, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                JournalError::Corrupt {
+                    offset: 0,
+                    last_seq: 0,
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 }

@@ -135,7 +135,12 @@ impl Ledger {
     }
 
     /// Adds an account with the given key hash.
-    pub fn create_account(&mut self, id: AccountId, name: &str, key_hash: &KeyHash) -> Result<(), LedgerError> {
+    pub fn create_account(
+        &mut self,
+        id: AccountId,
+        name: &str,
+        key_hash: &KeyHash,
+    ) -> Result<(), LedgerError> {
         let key = hex(key_hash);
         if self.accounts.contains_key(&id) || self.keys.contains_key(&key) {
             return Err(LedgerError::Duplicate);
@@ -162,7 +167,11 @@ impl Ledger {
         self.accounts.keys().next_back().map_or(1, |id| id + 1)
     }
 
-    fn balance_mut(&mut self, account: AccountId, asset: AssetId) -> Result<&mut Balance, LedgerError> {
+    fn balance_mut(
+        &mut self,
+        account: AccountId,
+        asset: AssetId,
+    ) -> Result<&mut Balance, LedgerError> {
         self.accounts
             .get_mut(&account)
             .and_then(|a| a.balances.get_mut(asset))
@@ -170,7 +179,12 @@ impl Ledger {
     }
 
     /// Whether [`Ledger::deposit`] would accept this.
-    pub fn check_deposit(&self, account: AccountId, asset: AssetId, amount: u128) -> Result<(), LedgerError> {
+    pub fn check_deposit(
+        &self,
+        account: AccountId,
+        asset: AssetId,
+        amount: u128,
+    ) -> Result<(), LedgerError> {
         let balance = self
             .accounts
             .get(&account)
@@ -184,20 +198,34 @@ impl Ledger {
     }
 
     /// Credits a deposit.
-    pub fn deposit(&mut self, account: AccountId, asset: AssetId, amount: u128) -> Result<(), LedgerError> {
+    pub fn deposit(
+        &mut self,
+        account: AccountId,
+        asset: AssetId,
+        amount: u128,
+    ) -> Result<(), LedgerError> {
         if amount > MAX_DEPOSIT {
             return Err(LedgerError::Overflow);
         }
         let amount = i128::try_from(amount).map_err(|_| LedgerError::Overflow)?;
         let balance = self.balance_mut(account, asset)?;
-        balance.total = balance.total.checked_add(amount).ok_or(LedgerError::Overflow)?;
+        balance.total = balance
+            .total
+            .checked_add(amount)
+            .ok_or(LedgerError::Overflow)?;
         self.deposited[asset] += amount;
         Ok(())
     }
 
     /// Checks that `amount` is available and holds it. With `check` false (journal replay) the
     /// hold is applied unconditionally: the live run already checked it.
-    pub fn reserve(&mut self, account: AccountId, asset: AssetId, amount: i128, check: bool) -> Result<(), LedgerError> {
+    pub fn reserve(
+        &mut self,
+        account: AccountId,
+        asset: AssetId,
+        amount: i128,
+        check: bool,
+    ) -> Result<(), LedgerError> {
         let name = self.assets.get(asset).cloned().unwrap_or_default();
         let balance = self.balance_mut(account, asset)?;
         if check && balance.available() < amount {
@@ -248,7 +276,10 @@ impl Ledger {
         for account in self.accounts.values() {
             for (i, b) in account.balances.iter().enumerate() {
                 if b.total < 0 || b.held < 0 || b.held > b.total {
-                    out.push(format!("account {} {}: total {} held {}", account.id, self.assets[i], b.total, b.held));
+                    out.push(format!(
+                        "account {} {}: total {} held {}",
+                        account.id, self.assets[i], b.total, b.held
+                    ));
                 }
             }
         }
@@ -265,16 +296,34 @@ mod tests {
         let mut ledger = Ledger::new(vec!["BTC".into(), "USD".into()]);
         ledger.create_account(1, "a", &hash_key("ka")).expect("new");
         ledger.create_account(2, "b", &hash_key("kb")).expect("new");
-        assert_eq!(ledger.create_account(3, "c", &hash_key("ka")), Err(LedgerError::Duplicate));
+        assert_eq!(
+            ledger.create_account(3, "c", &hash_key("ka")),
+            Err(LedgerError::Duplicate)
+        );
         ledger.deposit(1, 1, 1000).expect("deposit");
         ledger.deposit(2, 0, 50).expect("deposit");
-        assert!(matches!(ledger.reserve(1, 1, 1001, true), Err(LedgerError::InsufficientFunds { .. })));
+        assert!(matches!(
+            ledger.reserve(1, 1, 1001, true),
+            Err(LedgerError::InsufficientFunds { .. })
+        ));
         ledger.reserve(1, 1, 600, true).expect("enough");
         assert!(ledger.reserve(1, 1, 401, true).is_err());
         ledger.transfer_held(1, 2, 1, 250);
         ledger.adjust_hold(1, 1, -350);
-        assert_eq!(ledger.accounts[&1].balances[1], Balance { total: 750, held: 0 });
-        assert_eq!(ledger.accounts[&2].balances[1], Balance { total: 250, held: 0 });
+        assert_eq!(
+            ledger.accounts[&1].balances[1],
+            Balance {
+                total: 750,
+                held: 0
+            }
+        );
+        assert_eq!(
+            ledger.accounts[&2].balances[1],
+            Balance {
+                total: 250,
+                held: 0
+            }
+        );
         for (_, total, deposited) in ledger.conservation() {
             assert_eq!(total, deposited);
         }

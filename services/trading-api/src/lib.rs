@@ -124,17 +124,25 @@ pub fn app(state: AppState) -> Router {
     let routes = Router::new()
         .route("/", get(|| async { Html(PAGE) }))
         .route("/ws", get(marketdata::ws_handler))
-        .route("/api/v1/orders", post(api::submit_order).get(api::list_orders))
+        .route(
+            "/api/v1/orders",
+            post(api::submit_order).get(api::list_orders),
+        )
         .route(
             "/api/v1/orders/{id}",
-            get(api::get_order).delete(api::cancel_order).patch(api::amend_order),
+            get(api::get_order)
+                .delete(api::cancel_order)
+                .patch(api::amend_order),
         )
         .route("/api/v1/account", get(api::get_account))
         .route("/api/v1/symbols", get(api::list_symbols))
         .route("/api/v1/orderbook/{symbol}", get(api::get_orderbook))
         .route("/api/v1/trades/{symbol}", get(api::get_trades))
         .route("/api/v1/ticker/{symbol}", get(api::get_ticker))
-        .route("/admin/accounts", post(api::admin_create_account).get(api::admin_list_accounts))
+        .route(
+            "/admin/accounts",
+            post(api::admin_create_account).get(api::admin_list_accounts),
+        )
         .route("/admin/deposits", post(api::admin_deposit))
         .route("/admin/state", get(api::admin_state))
         .route("/admin/snapshot", post(api::admin_snapshot));
@@ -203,7 +211,9 @@ pub fn recover(options: &RecoveryOptions, metrics: &TradingMetrics) -> anyhow::R
                 start = found;
                 break;
             }
-            Err(err) => tracing::warn!(path = %path.display(), error = %format!("{err:#}"), "skipping unusable snapshot"),
+            Err(err) => {
+                tracing::warn!(path = %path.display(), error = %format!("{err:#}"), "skipping unusable snapshot")
+            }
         }
     }
     let (venue, after_seq, offset) = start;
@@ -246,7 +256,12 @@ pub async fn take_snapshot(venue: &Arc<Venue>, data_dir: &Path) -> anyhow::Resul
 }
 
 /// Writes a snapshot whenever `every` records were appended since the last one.
-pub fn spawn_snapshotter(venue: Arc<Venue>, data_dir: PathBuf, every: u64, shutdown: CancellationToken) {
+pub fn spawn_snapshotter(
+    venue: Arc<Venue>,
+    data_dir: PathBuf,
+    every: u64,
+    shutdown: CancellationToken,
+) {
     if every == 0 {
         return;
     }
@@ -273,14 +288,22 @@ pub fn spawn_snapshotter(venue: Arc<Venue>, data_dir: PathBuf, every: u64, shutd
 /// creates `count` funded accounts and writes their keys to `keys_file`.
 ///
 /// File format: `{"accounts":[{"account_id":1,"name":"demo-1","api_key":"sk_..."}]}`.
-pub async fn seed_demo(venue: &Venue, count: u32, funding: &[(String, u128)], keys_file: &Path) -> anyhow::Result<()> {
+pub async fn seed_demo(
+    venue: &Venue,
+    count: u32,
+    funding: &[(String, u128)],
+    keys_file: &Path,
+) -> anyhow::Result<()> {
     if count == 0 {
         return Ok(());
     }
     if let Ok(text) = std::fs::read_to_string(keys_file) {
         if let Ok(existing) = serde_json::from_str::<DemoKeys>(&text) {
             let valid = existing.accounts.len() >= count as usize
-                && existing.accounts.iter().all(|a| venue.authenticate(&a.api_key) == Some(a.account_id));
+                && existing
+                    .accounts
+                    .iter()
+                    .all(|a| venue.authenticate(&a.api_key) == Some(a.account_id));
             if valid {
                 tracing::info!(file = %keys_file.display(), "demo accounts exist; keeping their keys");
                 return Ok(());
@@ -294,7 +317,11 @@ pub async fn seed_demo(venue: &Venue, count: u32, funding: &[(String, u128)], ke
         for (asset, amount) in funding {
             venue.deposit(account_id, asset, *amount).await?;
         }
-        accounts.push(DemoAccount { account_id, name, api_key });
+        accounts.push(DemoAccount {
+            account_id,
+            name,
+            api_key,
+        });
     }
     if let Some(dir) = keys_file.parent() {
         std::fs::create_dir_all(dir)?;

@@ -6,7 +6,9 @@ use anyhow::Context;
 use clap::Parser;
 use service_kit::shutdown::{cancel_on_signal, serve};
 use trading_api::config::{parse_funding, parse_instruments, Config, DEFAULT_PORT};
-use trading_api::{app, recover, seed_demo, spawn_snapshotter, AppOptions, AppState, RecoveryOptions};
+use trading_api::{
+    app, recover, seed_demo, spawn_snapshotter, AppOptions, AppState, RecoveryOptions,
+};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

@@ -118,7 +118,11 @@ pub fn trade_message(info: &InstrumentInfo, trade: &TradeRecord) -> MarketMessag
 }
 
 /// An incremental book update.
-pub fn book_update_message(info: &InstrumentInfo, seq: u64, changes: &[(Side, Price, Qty)]) -> MarketMessage {
+pub fn book_update_message(
+    info: &InstrumentInfo,
+    seq: u64,
+    changes: &[(Side, Price, Qty)],
+) -> MarketMessage {
     let side = |want: Side| -> Vec<[String; 2]> {
         changes
             .iter()
@@ -319,7 +323,11 @@ fn handle_request(
                     slow.clone(),
                     Arc::clone(slow_flag),
                 ));
-                Subscription { wanted, book_floor, task }
+                Subscription {
+                    wanted,
+                    book_floor,
+                    task,
+                }
             });
             match channel {
                 Channel::Book => {

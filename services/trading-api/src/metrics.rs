@@ -1,6 +1,8 @@
 //! trading-api's own prometheus metrics (the HTTP ones come from `service_kit::metrics`).
 
-use prometheus::{HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts};
+use prometheus::{
+    HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+};
 use service_kit::Metrics;
 
 use crate::journal::JournalMetrics;
@@ -39,7 +41,10 @@ impl TradingMetrics {
         let io = prometheus::exponential_buckets(0.000_01, 2.0, 20)?;
         Ok(Self {
             orders: metrics.register(IntCounterVec::new(
-                Opts::new("simex_orders_total", "Orders submitted, by symbol, side, type and resulting status."),
+                Opts::new(
+                    "simex_orders_total",
+                    "Orders submitted, by symbol, side, type and resulting status.",
+                ),
                 &["symbol", "side", "type", "status"],
             )?)?,
             trades: metrics.register(IntCounterVec::new(
@@ -47,17 +52,29 @@ impl TradingMetrics {
                 &["symbol"],
             )?)?,
             engine_latency: metrics.register(HistogramVec::new(
-                HistogramOpts::new("simex_engine_command_seconds", "Time the matching engine spends on one command.")
-                    .buckets(fast),
+                HistogramOpts::new(
+                    "simex_engine_command_seconds",
+                    "Time the matching engine spends on one command.",
+                )
+                .buckets(fast),
                 &["command"],
             )?)?,
             book_levels: metrics.register(IntGaugeVec::new(
-                Opts::new("simex_book_levels", "Price levels resting in the book, by symbol and side."),
+                Opts::new(
+                    "simex_book_levels",
+                    "Price levels resting in the book, by symbol and side.",
+                ),
                 &["symbol", "side"],
             )?)?,
-            ws_clients: metrics.register(IntGauge::new("simex_ws_clients", "Connected WebSocket clients.")?)?,
+            ws_clients: metrics.register(IntGauge::new(
+                "simex_ws_clients",
+                "Connected WebSocket clients.",
+            )?)?,
             ws_messages: metrics.register(IntCounterVec::new(
-                Opts::new("simex_ws_messages_total", "Market-data messages sent to WebSocket clients, by channel."),
+                Opts::new(
+                    "simex_ws_messages_total",
+                    "Market-data messages sent to WebSocket clients, by channel.",
+                ),
                 &["channel"],
             )?)?,
             ws_slow_disconnects: metrics.register(IntCounter::new(
@@ -66,11 +83,18 @@ impl TradingMetrics {
             )?)?,
             journal: JournalMetrics {
                 append: metrics.register(prometheus::Histogram::with_opts(
-                    HistogramOpts::new("simex_journal_append_seconds", "Time to append one journal record.")
-                        .buckets(io.clone()),
+                    HistogramOpts::new(
+                        "simex_journal_append_seconds",
+                        "Time to append one journal record.",
+                    )
+                    .buckets(io.clone()),
                 )?)?,
                 fsync: metrics.register(prometheus::Histogram::with_opts(
-                    HistogramOpts::new("simex_journal_fsync_seconds", "Duration of one journal fsync.").buckets(io),
+                    HistogramOpts::new(
+                        "simex_journal_fsync_seconds",
+                        "Duration of one journal fsync.",
+                    )
+                    .buckets(io),
                 )?)?,
             },
         })

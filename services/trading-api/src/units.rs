@@ -75,7 +75,10 @@ pub fn parse_units(text: &str, decimals: u8) -> Result<u128, DecimalError> {
         None => (text, ""),
     };
     let digits_ok = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if (int_part.is_empty() && frac_part.is_empty()) || !digits_ok(int_part) || !digits_ok(frac_part) {
+    if (int_part.is_empty() && frac_part.is_empty())
+        || !digits_ok(int_part)
+        || !digits_ok(frac_part)
+    {
         return Err(DecimalError::Invalid);
     }
     if text.ends_with('.') && frac_part.is_empty() && int_part.is_empty() {
@@ -122,7 +125,10 @@ pub fn format_units(units: u128, decimals: u8) -> String {
 /// Formats a signed ledger amount with [`ASSET_DECIMALS`] places.
 pub fn format_asset(amount: i128) -> String {
     let sign = if amount < 0 { "-" } else { "" };
-    format!("{sign}{}", format_units(amount.unsigned_abs(), ASSET_DECIMALS))
+    format!(
+        "{sign}{}",
+        format_units(amount.unsigned_abs(), ASSET_DECIMALS)
+    )
 }
 
 #[cfg(test)]
@@ -151,7 +157,11 @@ mod tests {
             (".", 2, DecimalError::Invalid),
             ("abc", 2, DecimalError::Invalid),
             ("1.234", 2, DecimalError::TooManyDecimals(2)),
-            ("99999999999999999999999999999999999999999", 2, DecimalError::Overflow),
+            (
+                "99999999999999999999999999999999999999999",
+                2,
+                DecimalError::Overflow,
+            ),
         ];
         for (text, d, want) in bad {
             assert_eq!(parse_units(text, *d).as_ref(), Err(want), "{text}");
@@ -160,7 +170,8 @@ mod tests {
 
     #[test]
     fn json_numbers_keep_their_decimal_text() {
-        let v: Vec<DecimalText> = serde_json::from_str(r#"[0.1, 100, -3, "2.50", 1e2]"#).expect("valid json");
+        let v: Vec<DecimalText> =
+            serde_json::from_str(r#"[0.1, 100, -3, "2.50", 1e2]"#).expect("valid json");
         let texts: Vec<&str> = v.iter().map(|t| t.0.as_str()).collect();
         assert_eq!(texts, ["0.1", "100", "-3", "2.50", "100"]);
     }
@@ -170,6 +181,9 @@ mod tests {
         assert_eq!(format_units(12345, 2), "123.45");
         assert_eq!(format_units(5, 3), "0.005");
         assert_eq!(format_asset(-150_000_000), "-1.50000000");
-        assert_eq!(parse_units(&format_units(987_654_321, 6), 6), Ok(987_654_321));
+        assert_eq!(
+            parse_units(&format_units(987_654_321, 6), 6),
+            Ok(987_654_321)
+        );
     }
 }

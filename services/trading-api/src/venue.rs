@@ -15,8 +15,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use matching::{
-    AccountId, Command, DoneReason, Event, Exchange, Instrument, LockingMode, NewOrder, OrderBook, OrderId,
-    OrderType, Price, Qty, RejectReason, Side, SymbolId, TimeInForce,
+    AccountId, Command, DoneReason, Event, Exchange, Instrument, LockingMode, NewOrder, OrderBook,
+    OrderId, OrderType, Price, Qty, RejectReason, Side, SymbolId, TimeInForce,
 };
 use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
@@ -296,7 +296,11 @@ impl Venue {
                 .split_once('-')
                 .ok_or_else(|| anyhow::anyhow!("symbol {} is not BASE-QUOTE", instrument.symbol))?;
             let notional_decimals = instrument.price_decimals + instrument.qty_decimals;
-            anyhow::ensure!(notional_decimals <= ASSET_DECIMALS, "{}: too many decimals", instrument.symbol);
+            anyhow::ensure!(
+                notional_decimals <= ASSET_DECIMALS,
+                "{}: too many decimals",
+                instrument.symbol
+            );
             infos.push(InstrumentInfo {
                 instrument: instrument.clone(),
                 base: asset(base),
@@ -310,7 +314,10 @@ impl Venue {
             .map(|_| broadcast::channel(feed_capacity.max(1)).0)
             .collect();
         Ok(Self {
-            symbols: infos.iter().map(|_| Mutex::new(SymbolState::default())).collect(),
+            symbols: infos
+                .iter()
+                .map(|_| Mutex::new(SymbolState::default()))
+                .collect(),
             exchange: SharedExchange::new(instruments, locking),
             instruments: infos,
             feeds,
@@ -351,7 +358,9 @@ impl Venue {
     }
 
     fn live_journal(&self) -> Result<&Journal, VenueError> {
-        self.journal.get().ok_or(VenueError::Journal(JournalError::Closed))
+        self.journal
+            .get()
+            .ok_or(VenueError::Journal(JournalError::Closed))
     }
 
     /// The account an API key belongs to.
@@ -361,11 +370,17 @@ impl Venue {
 
     /// Subscribes to a symbol's market data.
     pub fn subscribe(&self, symbol: SymbolId) -> Option<broadcast::Receiver<Arc<MarketMessage>>> {
-        self.feeds.get(symbol.0 as usize).map(broadcast::Sender::subscribe)
+        self.feeds
+            .get(symbol.0 as usize)
+            .map(broadcast::Sender::subscribe)
     }
 
     /// Runs `f` with the symbol's book and state locked (consistent reads for snapshots).
-    pub fn with_book<T>(&self, symbol: SymbolId, f: impl FnOnce(&OrderBook, &SymbolState) -> T) -> Option<T> {
+    pub fn with_book<T>(
+        &self,
+        symbol: SymbolId,
+        f: impl FnOnce(&OrderBook, &SymbolState) -> T,
+    ) -> Option<T> {
         let book = self.exchange.lock_book(symbol)?;
         let st = self.symbols.get(symbol.0 as usize)?.lock();
         Some(f(&book, &st))
@@ -397,7 +412,12 @@ impl Venue {
     }
 
     /// Credits a deposit.
-    pub async fn deposit(&self, account: AccountId, asset: &str, amount: u128) -> Result<(), VenueError> {
+    pub async fn deposit(
+        &self,
+        account: AccountId,
+        asset: &str,
+        amount: u128,
+    ) -> Result<(), VenueError> {
         let journal = self.live_journal()?;
         let seq = {
             let _gate = self.gate.read();
@@ -428,7 +448,11 @@ impl Venue {
     // ---- orders ---------------------------------------------------------------------------
 
     /// Submits a new order for `account`.
-    pub async fn submit(&self, account: AccountId, req: OrderRequest) -> Result<CommandOutcome, VenueError> {
+    pub async fn submit(
+        &self,
+        account: AccountId,
+        req: OrderRequest,
+    ) -> Result<CommandOutcome, VenueError> {
         let order_id = self.next_order_id.fetch_add(1, Ordering::Relaxed);
         let cmd = Command::Submit(NewOrder {
             order_id,
@@ -445,9 +469,24 @@ impl Venue {
     }
 
     /// Cancels `order_id` of `account`.
-    pub async fn cancel(&self, account: AccountId, order_id: OrderId) -> Result<CommandOutcome, VenueError> {
-        let symbol = self.find_order(account, order_id).ok_or(VenueError::UnknownOrder)?.symbol;
-        self.run_live(Command::Cancel { order_id, account, symbol }, None).await
+    pub async fn cancel(
+        &self,
+        account: AccountId,
+        order_id: OrderId,
+    ) -> Result<CommandOutcome, VenueError> {
+        let symbol = self
+            .find_order(account, order_id)
+            .ok_or(VenueError::UnknownOrder)?
+            .symbol;
+        self.run_live(
+            Command::Cancel {
+                order_id,
+                account,
+                symbol,
+            },
+            None,
+        )
+        .await
     }
 
     /// Amends price and/or open quantity of `order_id` of `account`.
@@ -458,7 +497,10 @@ impl Venue {
         new_price: Option<Price>,
         new_qty: Option<Qty>,
     ) -> Result<CommandOutcome, VenueError> {
-        let symbol = self.find_order(account, order_id).ok_or(VenueError::UnknownOrder)?.symbol;
+        let symbol = self
+            .find_order(account, order_id)
+            .ok_or(VenueError::UnknownOrder)?
+            .symbol;
         let cmd = Command::Amend {
             order_id,
             account,
@@ -505,9 +547,19 @@ impl Venue {
             .unwrap_or_default()
     }
 
-    async fn run_live(&self, cmd: Command, client_order_id: Option<String>) -> Result<CommandOutcome, VenueError> {
+    async fn run_live(
+        &self,
+        cmd: Command,
+        client_order_id: Option<String>,
+    ) -> Result<CommandOutcome, VenueError> {
         let journal = self.live_journal()?;
-        let outcome = self.execute(&cmd, Mode::Live { journal, client_order_id })?;
+        let outcome = self.execute(
+            &cmd,
+            Mode::Live {
+                journal,
+                client_order_id,
+            },
+        )?;
         journal.wait_durable(outcome.seq).await?;
         Ok(outcome)
     }
@@ -515,12 +567,21 @@ impl Venue {
     /// Applies one replayed journal entry.
     pub fn replay_entry(&self, seq: u64, entry: JournalEntry) -> Result<(), VenueError> {
         match entry {
-            JournalEntry::CreateAccount { account, name, key_hash } => {
-                let hash = unhex(&key_hash).ok_or_else(|| VenueError::Replay("bad key hash".into()))?;
+            JournalEntry::CreateAccount {
+                account,
+                name,
+                key_hash,
+            } => {
+                let hash =
+                    unhex(&key_hash).ok_or_else(|| VenueError::Replay("bad key hash".into()))?;
                 self.ledger.lock().create_account(account, &name, &hash)?;
                 self.keys.write().insert(hash, account);
             }
-            JournalEntry::Deposit { account, asset, amount } => {
+            JournalEntry::Deposit {
+                account,
+                asset,
+                amount,
+            } => {
                 let mut ledger = self.ledger.lock();
                 let asset = ledger
                     .asset_id(&asset)
@@ -559,7 +620,10 @@ impl Venue {
             .get(symbol.0 as usize)
             .ok_or(VenueError::UnknownSymbol)?;
         let _gate = self.gate.read();
-        let mut book = self.exchange.lock_book(symbol).ok_or(VenueError::UnknownSymbol)?;
+        let mut book = self
+            .exchange
+            .lock_book(symbol)
+            .ok_or(VenueError::UnknownSymbol)?;
         let mut st = self.symbols[symbol.0 as usize].lock();
 
         // Risk: how much to hold, on which asset.
@@ -573,7 +637,8 @@ impl Venue {
                         let Some((best, _)) = book.best_ask() else {
                             return Err(VenueError::Rejected(RejectReason::NoLiquidity));
                         };
-                        let worst = band_limit(Side::Buy, best.0, info.instrument.market_protection_bps);
+                        let worst =
+                            band_limit(Side::Buy, best.0, info.instrument.market_protection_bps);
                         info.notional(Price(worst), o.qty)
                     }
                     (Side::Sell, _, _) => {
@@ -592,7 +657,12 @@ impl Venue {
                     .ok_or(VenueError::UnknownOrder)?;
                 (0, 0)
             }
-            (Mode::Live { .. }, Command::Amend { new_price, new_qty, .. }) => {
+            (
+                Mode::Live { .. },
+                Command::Amend {
+                    new_price, new_qty, ..
+                },
+            ) => {
                 let record = st
                     .open
                     .get(&order_id)
@@ -601,11 +671,16 @@ impl Venue {
                 let price = new_price.or(record.price).unwrap_or(Price(0));
                 let open = new_qty.unwrap_or(record.open);
                 let required = info.resting_hold(record.side, price, open);
-                (info.hold_asset(record.side), (required - record.hold).max(0))
+                (
+                    info.hold_asset(record.side),
+                    (required - record.hold).max(0),
+                )
             }
         };
         let live = matches!(mode, Mode::Live { .. });
-        self.ledger.lock().reserve(account, hold_asset, hold, live)?;
+        self.ledger
+            .lock()
+            .reserve(account, hold_asset, hold, live)?;
 
         // Journal: inside the book lock, so the journal order is the apply order.
         let (seq, ts_ms, client_order_id) = match mode {
@@ -769,7 +844,10 @@ impl Venue {
                     });
                 }
                 Event::Amended {
-                    order_id, price, remaining, ..
+                    order_id,
+                    price,
+                    remaining,
+                    ..
                 } => {
                     if let Some(record) = st.open.get_mut(order_id) {
                         record.price = Some(*price);
@@ -777,7 +855,9 @@ impl Venue {
                         record.open = *remaining;
                     }
                 }
-                Event::Done { order_id, reason, .. } => {
+                Event::Done {
+                    order_id, reason, ..
+                } => {
                     if let Some(record) = st.open.get_mut(order_id) {
                         record.status = match reason {
                             DoneReason::Filled => OrderStatus::Filled,
@@ -792,7 +872,9 @@ impl Venue {
                     }
                     touched.push(*order_id);
                 }
-                Event::LevelChanged { side, price, total, .. } => {
+                Event::LevelChanged {
+                    side, price, total, ..
+                } => {
                     let levels = &mut st.levels[side_index(*side)];
                     if total.0 == 0 {
                         levels.remove(price);
@@ -816,13 +898,16 @@ impl Venue {
         touched.dedup();
         let mut reported = None;
         for id in touched {
-            let Some(record) = st.open.get_mut(&id) else { continue };
+            let Some(record) = st.open.get_mut(&id) else {
+                continue;
+            };
             let asset = info.hold_asset(record.side);
             if record.status.is_final() {
                 ledger.adjust_hold(record.account, asset, -record.hold);
                 record.hold = 0;
             } else {
-                let required = info.resting_hold(record.side, record.price.unwrap_or(Price(0)), record.open);
+                let required =
+                    info.resting_hold(record.side, record.price.unwrap_or(Price(0)), record.open);
                 ledger.adjust_hold(record.account, asset, required - record.hold);
                 record.hold = required;
                 record.status = if record.filled.0 > 0 {
@@ -855,7 +940,11 @@ impl Venue {
                 .with_label_values(&[
                     symbol_name,
                     marketdata::side_str(o.side),
-                    if o.order_type == OrderType::Limit { "limit" } else { "market" },
+                    if o.order_type == OrderType::Limit {
+                        "limit"
+                    } else {
+                        "market"
+                    },
                     order.status.as_str(),
                 ])
                 .inc();
@@ -884,7 +973,11 @@ impl Venue {
                 let _ = feed.send(Arc::new(marketdata::trade_message(info, trade)));
             }
             if !level_changes.is_empty() {
-                let _ = feed.send(Arc::new(marketdata::book_update_message(info, st.book_seq, &level_changes)));
+                let _ = feed.send(Arc::new(marketdata::book_update_message(
+                    info,
+                    st.book_seq,
+                    &level_changes,
+                )));
             }
             if !trades.is_empty() || !level_changes.is_empty() {
                 let _ = feed.send(Arc::new(marketdata::ticker_message(info, book, &st.ticker)));
@@ -912,7 +1005,9 @@ impl Venue {
         let mut d = Fnv::default();
         for (i, state) in self.symbols.iter().enumerate() {
             let symbol = SymbolId(i as u32);
-            let Some(book) = self.exchange.lock_book(symbol) else { continue };
+            let Some(book) = self.exchange.lock_book(symbol) else {
+                continue;
+            };
             let st = state.lock();
             d.add(u128::from(st.trade_id_base + book.last_trade_id()));
             for side in [Side::Buy, Side::Sell] {
@@ -999,11 +1094,18 @@ impl Venue {
     pub fn restore(&self, snapshot: &crate::snapshot::Snapshot) -> Result<(), VenueError> {
         let _quiet = self.gate.write();
         for (i, snap) in snapshot.symbols.iter().enumerate() {
-            let symbol = self.symbol_id(&snap.symbol).ok_or(VenueError::UnknownSymbol)?;
+            let symbol = self
+                .symbol_id(&snap.symbol)
+                .ok_or(VenueError::UnknownSymbol)?;
             if symbol.0 as usize != i {
-                return Err(VenueError::Replay("snapshot symbols differ from the configuration".into()));
+                return Err(VenueError::Replay(
+                    "snapshot symbols differ from the configuration".into(),
+                ));
             }
-            let mut book = self.exchange.lock_book(symbol).ok_or(VenueError::UnknownSymbol)?;
+            let mut book = self
+                .exchange
+                .lock_book(symbol)
+                .ok_or(VenueError::UnknownSymbol)?;
             let mut st = self.symbols[i].lock();
             let mut events = Vec::new();
             for r in &snap.resting {
@@ -1022,8 +1124,14 @@ impl Venue {
                     }),
                     &mut events,
                 );
-                if events.iter().any(|e| !matches!(e, Event::Accepted { .. } | Event::LevelChanged { .. })) {
-                    return Err(VenueError::Replay(format!("snapshot order {} did not rest cleanly", r.order_id)));
+                if events
+                    .iter()
+                    .any(|e| !matches!(e, Event::Accepted { .. } | Event::LevelChanged { .. }))
+                {
+                    return Err(VenueError::Replay(format!(
+                        "snapshot order {} did not rest cleanly",
+                        r.order_id
+                    )));
                 }
                 st.levels[side_index(r.side)].insert(r.price);
             }
@@ -1035,11 +1143,13 @@ impl Venue {
         }
         let mut keys = self.keys.write();
         for (hash, account) in &snapshot.ledger.keys {
-            let hash = unhex(hash).ok_or_else(|| VenueError::Replay("bad key hash in snapshot".into()))?;
+            let hash =
+                unhex(hash).ok_or_else(|| VenueError::Replay("bad key hash in snapshot".into()))?;
             keys.insert(hash, *account);
         }
         *self.ledger.lock() = snapshot.ledger.clone();
-        self.next_order_id.store(snapshot.next_order_id, Ordering::Relaxed);
+        self.next_order_id
+            .store(snapshot.next_order_id, Ordering::Relaxed);
         Ok(())
     }
 }

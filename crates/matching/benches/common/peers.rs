@@ -110,19 +110,22 @@ impl Lobster {
                 let side = lobster_side(o.side);
                 let qty = o.qty.0;
                 let ev = match (o.order_type, o.price) {
-                    (OrderType::Limit, Some(price)) => self.book.execute(lobster::OrderType::Limit {
-                        id,
-                        side,
-                        qty,
-                        price: price.0,
-                    }),
+                    (OrderType::Limit, Some(price)) => {
+                        self.book.execute(lobster::OrderType::Limit {
+                            id,
+                            side,
+                            qty,
+                            price: price.0,
+                        })
+                    }
                     _ => self
                         .book
                         .execute(lobster::OrderType::Market { id, side, qty }),
                 };
                 let rested = matches!(
                     ev,
-                    lobster::OrderEvent::Placed { .. } | lobster::OrderEvent::PartiallyFilled { .. }
+                    lobster::OrderEvent::Placed { .. }
+                        | lobster::OrderEvent::PartiallyFilled { .. }
                 );
                 if o.order_type == OrderType::Limit && o.time_in_force != TimeInForce::Gtc && rested
                 {
@@ -227,7 +230,11 @@ impl RustOrderBook {
                 }
             }
             Command::Cancel { order_id, .. } => {
-                let theirs = self.ids.get(*order_id as usize).copied().unwrap_or(u64::MAX);
+                let theirs = self
+                    .ids
+                    .get(*order_id as usize)
+                    .copied()
+                    .unwrap_or(u64::MAX);
                 black_box(&self.book.cancel_raw(theirs));
                 0
             }
@@ -237,7 +244,11 @@ impl RustOrderBook {
                 new_qty,
                 ..
             } => {
-                let theirs = self.ids.get(*order_id as usize).copied().unwrap_or(u64::MAX);
+                let theirs = self
+                    .ids
+                    .get(*order_id as usize)
+                    .copied()
+                    .unwrap_or(u64::MAX);
                 let report =
                     self.book
                         .modify_raw(theirs, new_price.map(|p| p.0), new_qty.map(|q| q.0));

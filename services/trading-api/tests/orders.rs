@@ -1,0 +1,314 @@
+//! Order entry through the router (`oneshot`): matching, holds and settlement, cancel, amend,
+//! authorization, conservation, replay and snapshot restore to the same digest, and
+//! `promtool check metrics` on `/metrics`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use axum::http::StatusCode;
+use common::*;
+use serde_json::json;
+use trading_api::journal::SyncMode;
+
+#[tokio::test]
+async fn orders_match_settle_and_conserve() {
+    let dir = temp_dir("flow");
+    let t = start(&dir, SyncMode::Batch, 64);
+    let r = &t.router;
+    let (_, seller) = funded_account(r, "seller", &[("BTC", "10")]).await;
+    let (_, buyer) = funded_account(r, "buyer", &[("USD", "100000")]).await;
+
+    // Seller rests 2 BTC at 30000; the hold is 2 BTC.
+    let (status, sell) = send(r, "POST", "/api/v1/orders", &seller,
+        &json!({"symbol":"BTC-USD","side":"sell","type":"limit","price":"30000.00","quantity":"2","client_order_id":"s-1"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{sell}");
+    assert_eq!(sell["status"], "open");
+    assert_eq!(sell["client_order_id"], "s-1");
+    let (_, acct) = call(r, "GET", "/api/v1/account", &[("x-api-key", &seller)], None).await;
+    assert_eq!(acct["balances"]["BTC"]["held"], "2.00000000");
+
+    // Buyer takes 0.5 BTC with a limit above the ask: fills at the maker's price.
+    let (status, buy) = send(r, "POST", "/api/v1/orders", &buyer,
+        &json!({"symbol":"BTC-USD","side":"buy","type":"limit","price":30100,"quantity":0.5,"time_in_force":"ioc"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{buy}");
+    assert_eq!(buy["status"], "filled");
+    assert_eq!(buy["filled_quantity"], "0.500000");
+    assert_eq!(buy["fills"][0]["price"], "30000.00");
+    assert_eq!(buy["fills"][0]["liquidity"], "taker");
+    let (_, acct) = call(r, "GET", "/api/v1/account", &[("x-api-key", &buyer)], None).await;
+    assert_eq!(acct["balances"]["USD"]["total"], "85000.00000000");
+    assert_eq!(acct["balances"]["USD"]["held"], "0.00000000");
+    assert_eq!(acct["balances"]["BTC"]["total"], "0.50000000");
+
+    // The seller's order is partially filled; its hold shrank with it.
+    let sell_id = sell["order_id"].as_u64().unwrap();
+    let (status, got) = call(
+        r,
+        "GET",
+        &format!("/api/v1/orders/{sell_id}"),
+        &[("x-api-key", &seller)],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(got["status"], "partially_filled");
+    assert_eq!(got["remaining_quantity"], "1.500000");
+    // Another account cannot see it: 404, like a missing order.
+    let (status, err) = call(
+        r,
+        "GET",
+        &format!("/api/v1/orders/{sell_id}"),
+        &[("x-api-key", &buyer)],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(err["error"]["code"], "not_found");
+    let (status, _) = call(
+        r,
+        "DELETE",
+        &format!("/api/v1/orders/{sell_id}"),
+        &[("x-api-key", &buyer)],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // No key / wrong key: 401.
+    let (status, _) = call(r, "GET", "/api/v1/account", &[], None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = call(r, "GET", "/api/v1/account", &[("x-api-key", "nope")], None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // Amend: reduce to 1 BTC at a higher price; hold follows.
+    let (status, amended) = send(
+        r,
+        "PATCH",
+        &format!("/api/v1/orders/{sell_id}"),
+        &seller,
+        &json!({"price":"30500.00","quantity":"1"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{amended}");
+    assert_eq!(amended["price"], "30500.00");
+    assert_eq!(amended["remaining_quantity"], "1.000000");
+    let (_, acct) = call(r, "GET", "/api/v1/account", &[("x-api-key", &seller)], None).await;
+    assert_eq!(acct["balances"]["BTC"]["held"], "1.00000000");
+    let (_, open) = call(
+        r,
+        "GET",
+        "/api/v1/orders?status=open",
+        &[("x-api-key", &seller)],
+        None,
+    )
+    .await;
+    assert_eq!(open["orders"].as_array().unwrap().len(), 1);
+
+    // Insufficient funds: 422, nothing held.
+    let (status, err) = send(
+        r,
+        "POST",
+        "/api/v1/orders",
+        &buyer,
+        &json!({"symbol":"BTC-USD","side":"buy","type":"limit","price":"30000","quantity":"10"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(err["error"]["code"], "insufficient_funds");
+    // Post-only that would cross: 422.
+    let (status, err) = send(r, "POST", "/api/v1/orders", &buyer,
+        &json!({"symbol":"BTC-USD","side":"buy","type":"limit","price":"30500","quantity":"0.1","post_only":true})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    assert_eq!(err["error"]["code"], "would_take_liquidity");
+
+    // Market buy takes the rest; then cancel leaves nothing held.
+    let (status, mkt) = send(
+        r,
+        "POST",
+        "/api/v1/orders",
+        &buyer,
+        &json!({"symbol":"BTC-USD","side":"buy","type":"market","quantity":"0.25"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{mkt}");
+    assert_eq!(mkt["status"], "filled");
+    let (status, canceled) = call(
+        r,
+        "DELETE",
+        &format!("/api/v1/orders/{sell_id}"),
+        &[("x-api-key", &seller)],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{canceled}");
+    assert_eq!(canceled["status"], "canceled");
+    let (_, acct) = call(r, "GET", "/api/v1/account", &[("x-api-key", &seller)], None).await;
+    assert_eq!(acct["balances"]["BTC"]["held"], "0.00000000");
+    assert_eq!(acct["balances"]["BTC"]["total"], "9.25000000");
+    assert_eq!(acct["balances"]["USD"]["total"], "22625.00000000");
+
+    let (status, trades) = call(r, "GET", "/api/v1/trades/BTC-USD?limit=10", &[], None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(trades["trades"].as_array().unwrap().len(), 2);
+    let (status, ticker) = call(r, "GET", "/api/v1/ticker/BTC-USD", &[], None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ticker["last"], "30500.00");
+    assert_conserved(&admin_state(r).await);
+}
+
+/// Builds some book and trade history with several accounts.
+async fn trade_a_while(r: &axum::Router, keys: &[String], rounds: u64) {
+    for i in 0..rounds {
+        let key = &keys[(i % keys.len() as u64) as usize];
+        let side = if i % 3 == 0 { "buy" } else { "sell" };
+        let price = format!("{}.{:02}", 100 + (i * 7) % 5, (i * 13) % 100);
+        let (status, body) = send(
+            r,
+            "POST",
+            "/api/v1/orders",
+            key,
+            &json!({"symbol":"ETH-USD","side":side,"type":"limit","price":price,"quantity":"0.5"}),
+        )
+        .await;
+        assert!(
+            status == StatusCode::CREATED || status == StatusCode::UNPROCESSABLE_ENTITY,
+            "{status} {body}"
+        );
+        if i % 5 == 4 {
+            if let Some(id) = body["order_id"].as_u64() {
+                let _ = call(
+                    r,
+                    "DELETE",
+                    &format!("/api/v1/orders/{id}"),
+                    &[("x-api-key", key)],
+                    None,
+                )
+                .await;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn replay_and_snapshot_restore_reach_the_same_digest() {
+    let dir = temp_dir("replay");
+    let (digest, keys) = {
+        let t = start(&dir, SyncMode::Batch, 64);
+        let mut keys = Vec::new();
+        for n in 0..3 {
+            keys.push(
+                funded_account(
+                    &t.router,
+                    &format!("t{n}"),
+                    &[("USD", "1000000"), ("ETH", "1000")],
+                )
+                .await
+                .1,
+            );
+        }
+        trade_a_while(&t.router, &keys, 60).await;
+        let state = admin_state(&t.router).await;
+        assert_conserved(&state);
+        (state, keys)
+    };
+    // Full replay.
+    let t = start(&dir, SyncMode::Batch, 64);
+    let replayed = admin_state(&t.router).await;
+    assert_eq!(replayed["state_digest"], digest["state_digest"]);
+    assert_eq!(replayed["engine_digest"], digest["engine_digest"]);
+    // Snapshot, more trading, then restore from the snapshot plus the journal tail.
+    let auth = format!("Bearer {ADMIN}");
+    let (status, snap) = call(
+        &t.router,
+        "POST",
+        "/admin/snapshot",
+        &[("authorization", &auth)],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{snap}");
+    trade_a_while(&t.router, &keys, 40).await;
+    let before = admin_state(&t.router).await;
+    drop(t);
+    let t = start(&dir, SyncMode::Batch, 64);
+    let restored = admin_state(&t.router).await;
+    assert_eq!(restored["state_digest"], before["state_digest"]);
+    assert_eq!(restored["journal_seq"], before["journal_seq"]);
+    assert_conserved(&restored);
+    // Keys survive too.
+    let (status, _) = call(
+        &t.router,
+        "GET",
+        "/api/v1/account",
+        &[("x-api-key", &keys[0])],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn metrics_pass_promtool() {
+    let dir = temp_dir("metrics");
+    let t = start(&dir, SyncMode::None, 64);
+    let (_, key) = funded_account(&t.router, "m", &[("USD", "1000")]).await;
+    let _ = send(
+        &t.router,
+        "POST",
+        "/api/v1/orders",
+        &key,
+        &json!({"symbol":"SOL-USD","side":"buy","type":"limit","price":"10.00","quantity":"1"}),
+    )
+    .await;
+    let _ = call(&t.router, "GET", "/nope", &[], None).await;
+    let response = tower::ServiceExt::oneshot(
+        t.router.clone(),
+        axum::http::Request::get("/metrics")
+            .body(axum::body::Body::empty())
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let text = String::from_utf8(
+        axum::body::to_bytes(response.into_body(), 1 << 24)
+            .await
+            .unwrap()
+            .to_vec(),
+    )
+    .unwrap();
+    for name in [
+        "simex_orders_total",
+        "simex_engine_command_seconds",
+        "simex_journal_append_seconds",
+        "http_requests_total",
+        "simex_book_levels",
+        "simex_ws_clients",
+    ] {
+        assert!(text.contains(name), "missing {name}");
+    }
+    let Ok(mut child) = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+    else {
+        eprintln!(
+            "SKIPPED promtool check: promtool is not installed (Debian package `prometheus`)"
+        );
+        return;
+    };
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "promtool rejected /metrics:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Analyze a pprof profile and write <stem>_analysis.md next to it.
+"""Analyze pprof profiles and write <stem>_analysis.md next to each.
 
 A thin wrapper around `simex analyze` (the analysis itself lives in the Rust crate
 profile-tools, so the CLI, the gallery and this script always agree).
@@ -73,19 +73,22 @@ def main():
         description="Analyze a pprof profile (CPU, heap, allocs, mutex, block, goroutine) "
         "and write <stem>_analysis.md next to it."
     )
-    parser.add_argument("profile", help="the profile (.pb.gz, .pprof or .pb)")
+    parser.add_argument(
+        "profiles", nargs="+", metavar="PROFILE", help="profile(s): .pb.gz, .pprof or .pb"
+    )
     parser.add_argument("--verbose", "-v", action="store_true", help="print progress")
     parser.add_argument("--json", action="store_true", help="print JSON instead of writing Markdown")
     parser.add_argument("--base", metavar="OTHER", help="compare with an earlier profile")
     parser.add_argument("--sample-index", help="sample type by position or name")
     args = parser.parse_args()
 
-    if not Path(args.profile).is_file():
-        sys.exit(f"error: profile not found: {args.profile}")
+    for profile in args.profiles:
+        if not Path(profile).is_file():
+            sys.exit(f"error: profile not found: {profile}")
     if args.base and not Path(args.base).is_file():
         sys.exit(f"error: base profile not found: {args.base}")
 
-    command = [str(find_simex(args.verbose)), "analyze", args.profile]
+    command = [str(find_simex(args.verbose)), "analyze", *args.profiles]
     if args.verbose:
         command.append("--verbose")
     if args.json:

@@ -111,16 +111,18 @@ impl ExchangeClient {
         self.send(req).await
     }
 
-    /// `DELETE /api/v1/orders/{id}`. An order that is already gone is `Ok(false)`.
-    pub async fn cancel_order(&self, order_id: u64) -> Result<bool, ClientError> {
+    /// `DELETE /api/v1/orders/{id}`: the order as it was canceled (its `filled_quantity` tells
+    /// what filled before the cancel), or `Ok(None)` when it was no longer open (filled, or
+    /// canceled already).
+    pub async fn cancel_order(&self, order_id: u64) -> Result<Option<OrderAck>, ClientError> {
         let req = self
             .http
             .delete(self.url(&format!("/api/v1/orders/{order_id}")));
-        match self.send::<serde_json::Value>(req).await {
-            Ok(_) => Ok(true),
-            Err(ClientError::Rejected { status: 404, .. }) => Ok(false),
+        match self.send::<OrderAck>(req).await {
+            Ok(ack) => Ok(Some(ack)),
+            Err(ClientError::Rejected { status: 404, .. }) => Ok(None),
             // Canceling a filled or already-canceled order is a conflict, not a failure here.
-            Err(ClientError::Rejected { status: 409, .. }) => Ok(false),
+            Err(ClientError::Rejected { status: 409, .. }) => Ok(None),
             Err(e) => Err(e),
         }
     }

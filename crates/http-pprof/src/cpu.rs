@@ -1,28 +1,34 @@
-//! CPU profile: the `pprof` crate's SIGPROF sampler at 99 Hz with the frame-pointer unwinder
-//! (async-signal-safe, unlike DWARF unwinding: pprof-rs issue 36), re-encoded with Go's sample
-//! types `samples/count` and `cpu/nanoseconds` and our own symbolisation (inlined frames kept).
+//! CPU profile: [`cpu_sampler`](crate::cpu_sampler) at 99 Hz for the requested duration,
+//! encoded with Go's sample types `samples/count` and `cpu/nanoseconds`.
 //!
-//! Samples that land in libc, libgcc, pthread or the vDSO are dropped: unwinding from inside
-//! them is where signal-time unwinding deadlocks or crashes (e.g. libgcc's unwinder while
-//! jemalloc records a heap sample).
+//! Samples that land in libc, libgcc, pthread or the vDSO are dropped (and walks stop there):
+//! unwinding from inside them is where signal-time unwinding deadlocks or crashes, e.g. in
+//! libgcc's unwinder while jemalloc records a heap sample.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::cpu_sampler;
 use crate::error::PprofError;
-use crate::raw_profile::{merge_samples, RawProfile, RawSample, TextLayout};
+use crate::raw_profile::{RawProfile, RawSample, TextLayout};
 
 /// Sampling frequency, Hz. Go uses 100; 99 avoids lockstep with 10 ms timers.
-pub const FREQUENCY_HZ: i32 = 99;
+pub const FREQUENCY_HZ: u32 = 99;
+
+/// How often the sample ring is emptied while a profile runs.
+const DRAIN_EVERY: Duration = Duration::from_millis(50);
 
 /// One CPU profile at a time per process, as Go enforces.
 static CPU_PROFILE_RUNNING: AtomicBool = AtomicBool::new(false);
 
-/// Releases the one-at-a-time slot however the profile ends (including a client hanging up).
-struct RunningSlot;
+/// Stops the sampler and releases the one-at-a-time slot however the profile ends (including
+/// a client hanging up mid-profile).
+struct RunningProfile;
 
-impl Drop for RunningSlot {
+impl Drop for RunningProfile {
     fn drop(&mut self) {
+        cpu_sampler::stop();
         CPU_PROFILE_RUNNING.store(false, Ordering::SeqCst);
     }
 }
@@ -32,12 +38,7 @@ pub async fn profile(duration: Duration) -> Result<RawProfile, PprofError> {
     if CPU_PROFILE_RUNNING.swap(true, Ordering::SeqCst) {
         return Err(PprofError::CpuInUse);
     }
-    let slot = RunningSlot;
-    let guard = pprof::ProfilerGuardBuilder::default()
-        .frequency(FREQUENCY_HZ)
-        .blocklist(&["libc", "libgcc", "pthread", "vdso"])
-        .build()
-        .map_err(|e| PprofError::CpuStart(e.to_string()))?;
+    let running = RunningProfile;
     let mut profile = RawProfile::new(
         "profile",
         vec![("samples", "count"), ("cpu", "nanoseconds")],
@@ -45,30 +46,33 @@ pub async fn profile(duration: Duration) -> Result<RawProfile, PprofError> {
         1_000_000_000 / i64::from(FREQUENCY_HZ),
         TextLayout::Count,
     );
+    cpu_sampler::start(FREQUENCY_HZ).map_err(|e| PprofError::CpuStart(e.to_string()))?;
     let started = Instant::now();
-    tokio::time::sleep(duration).await;
+    let mut counts: HashMap<Vec<usize>, i64> = HashMap::new();
+    let deadline = tokio::time::Instant::now() + duration;
+    while tokio::time::Instant::now() < deadline {
+        tokio::time::sleep_until(deadline.min(tokio::time::Instant::now() + DRAIN_EVERY)).await;
+        cpu_sampler::drain(&mut counts);
+    }
     let elapsed = started.elapsed();
-    let report = guard
-        .report()
-        .build_unresolved()
-        .map_err(|e| PprofError::Collect(e.to_string()));
-    drop(guard);
-    drop(slot);
-    let report = report?;
+    cpu_sampler::stop();
+    cpu_sampler::drain(&mut counts);
+    let lost = cpu_sampler::lost();
+    drop(running);
+    if lost > 0 {
+        profile
+            .comments
+            .push(format!("{lost} samples lost: sample ring full"));
+    }
     let period = profile.period;
-    let samples = report
-        .data
-        .iter()
-        .map(|(frames, &count)| {
-            let count = count as i64;
-            RawSample {
-                stack: frames.frames.iter().map(|f| f.ip).collect(),
-                values: vec![count, count * period],
-                labels: Vec::new(),
-            }
+    profile.samples = counts
+        .into_iter()
+        .map(|(stack, count)| RawSample {
+            stack,
+            values: vec![count, count * period],
+            labels: Vec::new(),
         })
         .collect();
-    profile.samples = merge_samples(samples);
     profile.duration_nanos = i64::try_from(elapsed.as_nanos()).unwrap_or(i64::MAX);
     Ok(profile)
 }

@@ -142,7 +142,13 @@ pub fn scale_heap_sample(count: u64, bytes: u64, rate: u64) -> (i64, i64) {
 pub fn is_allocator_frame(frame: &Frame) -> bool {
     // jemalloc's C sources (and its inlined internals such as `irallocx_prof`) live under a
     // `jemalloc` directory of tikv-jemalloc-sys.
-    frame.file.contains("jemalloc") || is_allocator_function(&frame.function)
+    // Rust's allocator entry points (`alloc`, `grow_impl_runtime`, ...) are recognised by their
+    // source file too, because release builds name inlined frames without a module path.
+    frame.file.contains("jemalloc")
+        || frame.file.ends_with("/alloc/src/alloc.rs")
+        || frame.file.ends_with("/std/src/alloc.rs")
+        || frame.file.contains("/std/src/sys/alloc/")
+        || is_allocator_function(&frame.function)
 }
 
 /// Function-name half of [`is_allocator_frame`], for frames without file information.

@@ -11,7 +11,7 @@
 //! - [`config`]: [`PprofConfig`], access and duration limits.
 //! - `access`: loopback-or-bearer-token gate.
 //! - `routes`: one handler per Go endpoint, Go's parameters and headers.
-//! - `cpu`, `heap`, `goroutine`, `sync_profiles`, `threads`: the collectors; each returns a
+//! - `cpu` (with `cpu_sampler`, the SIGPROF frame-pointer sampler), `heap`, `goroutine`, `sync_profiles`, `threads`: the collectors; each returns a
 //!   [`raw_profile::RawProfile`] (stacks as addresses plus values).
 //! - [`raw_profile`]: deltas and Go's `debug=1` text; [`proto`]: profile.proto and gzip;
 //!   [`symbolize`]: addresses to demangled functions, files, lines, inlined frames (`symtab`:
@@ -25,6 +25,7 @@
 mod access;
 pub mod config;
 mod cpu;
+mod cpu_sampler;
 pub mod error;
 mod goroutine;
 #[cfg(feature = "jemalloc")]

@@ -57,19 +57,20 @@ pub fn symbolize(ip: usize) -> Arc<[Frame]> {
     });
     // The last frame is the function the address really lies in (the others were inlined into
     // it); the symbol table names it with its full path even when DWARF has only a short name.
-    if let Some(mangled) = crate::symtab::function_containing(ip.wrapping_sub(1)) {
+    if let Some((mangled, entry)) = crate::symtab::function_containing(ip.wrapping_sub(1)) {
         let function = demangle(mangled);
         match frames.last_mut() {
             Some(outer) => {
                 outer.function = function;
                 outer.system_name = mangled.to_owned();
+                outer.entry = entry;
             }
             None => frames.push(Frame {
                 function,
                 system_name: mangled.to_owned(),
                 file: String::new(),
                 line: 0,
-                entry: 0,
+                entry,
             }),
         }
     }

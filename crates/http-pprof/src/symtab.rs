@@ -62,9 +62,9 @@ fn mapped_base(exe: &std::path::Path) -> Option<usize> {
         .min()
 }
 
-/// Mangled name of the function containing runtime address `addr`, if the executable's symbol
-/// table knows it.
-pub fn function_containing(addr: usize) -> Option<&'static str> {
+/// Mangled name and runtime start address of the function containing runtime address `addr`,
+/// if the executable's symbol table knows it.
+pub fn function_containing(addr: usize) -> Option<(&'static str, usize)> {
     let table = table()?;
     let addr = addr.checked_sub(table.load_bias)? as u64;
     let idx = table
@@ -72,7 +72,7 @@ pub fn function_containing(addr: usize) -> Option<&'static str> {
         .partition_point(|f| f.0 <= addr)
         .checked_sub(1)?;
     let (start, size, name) = &table.functions[idx];
-    (size == &0 || addr < start + size).then_some(name.as_str())
+    (size == &0 || addr < start + size).then(|| (name.as_str(), *start as usize + table.load_bias))
 }
 
 #[cfg(test)]
@@ -87,7 +87,8 @@ mod tests {
     #[test]
     fn finds_the_function_around_an_address() {
         let start = a_function_with_a_path();
-        let name = function_containing(start + 1).expect("symbol found");
+        let (name, entry) = function_containing(start + 1).expect("symbol found");
+        assert_eq!(entry, start);
         let demangled = format!("{:#}", rustc_demangle::demangle(name));
         assert_eq!(
             demangled,

@@ -205,6 +205,13 @@ async fn cpu_profile_names_the_hot_function_with_file_and_line() {
         top.contains("pprof_demo::demo_inlined_mix (inline)"),
         "{top}"
     );
+    // The interrupted function itself is recorded: a call-free leaf has flat samples.
+    let leaf = top
+        .lines()
+        .find(|l| l.trim_end().ends_with("pprof_demo::demo_leaf_spin"))
+        .unwrap_or_else(|| panic!("demo_leaf_spin missing: {top}"));
+    let flat = leaf.split_whitespace().next().unwrap_or("0");
+    assert_ne!(flat, "0", "no flat samples in the leaf: {leaf}");
     let list = go_pprof(&["-list", "demo_cpu_hot_loop"], &file);
     assert!(
         list.contains("ROUTINE ======================== pprof_demo::demo_cpu_hot_loop in")

@@ -58,6 +58,9 @@ pub struct OrderBook {
     ids: IdMap,
     /// Last trade id issued (trade ids start at 1).
     trade_seq: u64,
+    /// Largest id that ever rested here. Callers usually issue increasing ids, so a new id
+    /// above it cannot be resting and the duplicate check skips a (cache-missing) lookup.
+    max_rested_id: Option<OrderId>,
 }
 
 /// A level's aggregate after a change, for `Event::LevelChanged`.
@@ -107,6 +110,7 @@ impl OrderBook {
             asks: Ladder::new(Side::Sell, levels),
             ids: IdMap::with_capacity(orders),
             trade_seq: 0,
+            max_rested_id: None,
         }
     }
 
@@ -172,7 +176,8 @@ impl OrderBook {
         {
             return Err(RejectReason::InvalidTimeInForce);
         }
-        if self.ids.contains(o.order_id) {
+        let fresh = self.max_rested_id.is_none_or(|max| o.order_id > max);
+        if !fresh && self.ids.contains(o.order_id) {
             return Err(RejectReason::DuplicateOrderId);
         }
         Ok(price)
@@ -238,6 +243,7 @@ impl OrderBook {
                 post_only: o.post_only,
             });
             self.ids.insert(o.order_id, slot);
+            self.max_rested_id = Some(self.max_rested_id.map_or(o.order_id, |m| m.max(o.order_id)));
             self.enqueue(slot, events);
         } else {
             self.done(o.order_id, DoneReason::Expired, remaining, events);

@@ -5,19 +5,32 @@
 mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::*;
 use matching::{Command, OrderBook, Side, TimeInForce};
 
-/// Counts allocations (and reallocations) made by this test binary.
+/// Counts allocations (and reallocations) made by threads that opted in, so the test
+/// harness's own threads cannot disturb the count.
 struct Counting;
 
 static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
 
+thread_local! {
+    /// Whether this thread's allocations are counted (const-initialised: no allocation).
+    static COUNTED: Cell<bool> = const { Cell::new(false) };
+}
+
+fn count() {
+    if COUNTED.with(Cell::get) {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        count();
         // SAFETY: forwarded unchanged to the system allocator.
         unsafe { System.alloc(layout) }
     }
@@ -28,7 +41,7 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        count();
         // SAFETY: forwarded unchanged to the system allocator.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -75,6 +88,7 @@ fn cycle(base: u64) -> Vec<Command> {
 
 #[test]
 fn steady_state_cycle_allocates_nothing() {
+    COUNTED.with(|c| c.set(true));
     let mut book = OrderBook::new(SYM, instrument("TEST"));
     let mut events = Vec::new();
     let warm = cycle(0);

@@ -482,6 +482,15 @@ const ROOT_FRAMES: &[&str] = &[
     "runtime.asyncPreempt",
 ];
 
+/// [`SEGMENT_RULES`] split into segments once, not once per frame.
+static SPLIT_SEGMENT_RULES: std::sync::LazyLock<Vec<(Category, Vec<Vec<String>>)>> =
+    std::sync::LazyLock::new(|| {
+        SEGMENT_RULES
+            .iter()
+            .map(|(c, rules)| (*c, rules.iter().map(|r| segments(r)).collect()))
+            .collect()
+    });
+
 /// Splits a frame name into lowercase segments.
 fn segments(name: &str) -> Vec<String> {
     name.split(|c: char| !(c.is_alphanumeric() || c == '_'))
@@ -531,11 +540,8 @@ pub fn classify(name: &str) -> FrameClass {
         return FrameClass::Library;
     }
     let segs = segments(trimmed);
-    for (category, rules) in SEGMENT_RULES {
-        if rules
-            .iter()
-            .any(|rule| contains_run(&segs, &segments(rule)))
-        {
+    for (category, rules) in SPLIT_SEGMENT_RULES.iter() {
+        if rules.iter().any(|rule| contains_run(&segs, rule)) {
             return FrameClass::Work(*category);
         }
     }

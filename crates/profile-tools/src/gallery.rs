@@ -130,7 +130,10 @@ pub fn list(dir: &Path) -> std::io::Result<Vec<Entry>> {
         let Some(parsed) = ArtifactName::parse(&name) else {
             continue;
         };
-        let meta = item.metadata()?;
+        // A file deleted while we list (e.g. `make profile-clean`) is skipped, not an error.
+        let Ok(meta) = item.metadata() else {
+            continue;
+        };
         if !meta.is_file() {
             continue;
         }

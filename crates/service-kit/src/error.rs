@@ -34,7 +34,11 @@ pub struct ApiError {
 
 impl ApiError {
     /// An error with no field.
-    pub fn new(status: StatusCode, code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
+    pub fn new(
+        status: StatusCode,
+        code: impl Into<Cow<'static, str>>,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             status,
             code: code.into(),
@@ -75,7 +79,11 @@ impl ApiError {
 
     /// 500 `internal`: the cause must be logged by the caller, never sent.
     pub fn internal() -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error",
+        )
     }
 }
 
@@ -106,7 +114,13 @@ impl IntoResponse for ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
     }
 }
 
@@ -140,7 +154,12 @@ fn is_json_content_type(req: &Request) -> bool {
     let Ok(value) = value.to_str() else {
         return false;
     };
-    let mime = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let mime = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
@@ -183,7 +202,16 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 
 fn json_error(path: &str, err: &serde_json::Error) -> ApiError {
     use serde_json::error::Category;
+    let at_root = path.is_empty() || path == ".";
     match err.classify() {
+        // A syntax error inside a field's value (e.g. an integer where an enum string belongs:
+        // serde_json reports that as "expected value") is that field's fault.
+        Category::Syntax if !at_root => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_field",
+            format!("{path}: {err}"),
+        )
+        .with_field(path),
         Category::Syntax | Category::Eof | Category::Io => {
             ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", err.to_string())
         }
@@ -246,7 +274,11 @@ where
             .await
             .map(|q| ApiQuery(q.0))
             .map_err(|rejection: QueryRejection| {
-                ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", rejection.body_text())
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_query",
+                    rejection.body_text(),
+                )
             })
     }
 }
@@ -267,7 +299,11 @@ where
             .await
             .map(|p| ApiPath(p.0))
             .map_err(|rejection: PathRejection| {
-                ApiError::new(StatusCode::BAD_REQUEST, "invalid_path", rejection.body_text())
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_path",
+                    rejection.body_text(),
+                )
             })
     }
 }

@@ -31,7 +31,10 @@ pub fn standard_router(service_routes: Router, kit: &HttpKit) -> Router {
         .fallback(not_found_fallback)
         .method_not_allowed_fallback(method_not_allowed_fallback)
         .layer(DefaultBodyLimit::max(kit.body_limit))
-        .layer(middleware::from_fn_with_state(kit.metrics.clone(), track_http))
+        .layer(middleware::from_fn_with_state(
+            kit.metrics.clone(),
+            track_http,
+        ))
 }
 
 #[cfg(test)]
@@ -63,7 +66,13 @@ mod tests {
         (standard_router(routes, &kit), kit)
     }
 
-    async fn call(app: &Router, method: &str, uri: &str, ct: Option<&str>, body: &str) -> (StatusCode, String) {
+    async fn call(
+        app: &Router,
+        method: &str,
+        uri: &str,
+        ct: Option<&str>,
+        body: &str,
+    ) -> (StatusCode, String) {
         let mut builder = Request::builder().method(method).uri(uri);
         if let Some(ct) = ct {
             builder = builder.header("content-type", ct);
@@ -74,7 +83,9 @@ mod tests {
             .await
             .unwrap();
         let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
         (status, String::from_utf8(bytes.to_vec()).unwrap())
     }
 
@@ -84,16 +95,65 @@ mod tests {
         let json = Some("application/json");
         let big = format!("{{\"n\":1,\"pad\":\"{}\"}}", "x".repeat(200));
         // (method, uri, content type, body, expected status, expected error code)
-        type Case<'a> = (&'a str, &'a str, Option<&'a str>, &'a str, StatusCode, &'a str);
+        type Case<'a> = (
+            &'a str,
+            &'a str,
+            Option<&'a str>,
+            &'a str,
+            StatusCode,
+            &'a str,
+        );
         let cases: Vec<Case<'_>> = vec![
             ("POST", "/echo", json, "{\"n\":3}", StatusCode::OK, ""),
-            ("POST", "/echo", json, "{bad", StatusCode::BAD_REQUEST, "malformed_json"),
-            ("POST", "/echo", Some("text/plain"), "{\"n\":3}", StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
-            ("POST", "/echo", None, "{\"n\":3}", StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
-            ("POST", "/echo", json, &big, StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
-            ("GET", "/echo", None, "", StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            (
+                "POST",
+                "/echo",
+                json,
+                "{bad",
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+            ),
+            (
+                "POST",
+                "/echo",
+                Some("text/plain"),
+                "{\"n\":3}",
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+            ),
+            (
+                "POST",
+                "/echo",
+                None,
+                "{\"n\":3}",
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+            ),
+            (
+                "POST",
+                "/echo",
+                json,
+                &big,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+            ),
+            (
+                "GET",
+                "/echo",
+                None,
+                "",
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+            ),
             ("GET", "/nope", None, "", StatusCode::NOT_FOUND, "not_found"),
-            ("GET", "/ready", None, "", StatusCode::SERVICE_UNAVAILABLE, ""),
+            (
+                "GET",
+                "/ready",
+                None,
+                "",
+                StatusCode::SERVICE_UNAVAILABLE,
+                "",
+            ),
             ("GET", "/health", None, "", StatusCode::OK, ""),
         ];
         for (method, uri, ct, body, status, code) in cases {
@@ -105,10 +165,19 @@ mod tests {
             }
         }
         kit.readiness.set_ready(true);
-        assert_eq!(call(&app, "GET", "/ready", None, "").await.0, StatusCode::OK);
+        assert_eq!(
+            call(&app, "GET", "/ready", None, "").await.0,
+            StatusCode::OK
+        );
         let (status, text) = call(&app, "GET", "/metrics", None, "").await;
         assert_eq!(status, StatusCode::OK);
-        assert!(text.contains("http_requests_total{method=\"POST\",route=\"/echo\",status=\"415\"} 2"), "{text}");
-        assert!(text.contains("route=\"unmatched\",status=\"404\""), "{text}");
+        assert!(
+            text.contains("http_requests_total{method=\"POST\",route=\"/echo\",status=\"415\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("route=\"unmatched\",status=\"404\""),
+            "{text}"
+        );
     }
 }

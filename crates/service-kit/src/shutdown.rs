@@ -56,7 +56,10 @@ pub async fn serve(
     match tokio::time::timeout(drain_timeout, server).await {
         Ok(result) => result,
         Err(_) => {
-            tracing::warn!(?drain_timeout, "drain timeout elapsed; closing remaining connections");
+            tracing::warn!(
+                ?drain_timeout,
+                "drain timeout elapsed; closing remaining connections"
+            );
             Ok(())
         }
     }

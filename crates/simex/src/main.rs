@@ -54,11 +54,12 @@ enum Command {
         #[arg(long)]
         sample_index: Option<SampleIndex>,
     },
-    /// Analyze a profile: writes `{stem}_analysis.md` next to it (summary, hotspots,
+    /// Analyze profiles: writes `{stem}_analysis.md` next to each (summary, hotspots,
     /// recommendations, next steps).
     Analyze {
-        /// The profile.
-        profile: PathBuf,
+        /// The profile(s); a shell glob like `flamegraphs/cpu_profile_*.pb.gz` works.
+        #[arg(required = true)]
+        profiles: Vec<PathBuf>,
         /// Print JSON to stdout instead of writing Markdown.
         #[arg(long)]
         json: bool,
@@ -113,15 +114,15 @@ fn main() -> ExitCode {
             sample_index,
         } => toolkit::diff(&base, &new, output, sample_index.unwrap_or_default()),
         Command::Analyze {
-            profile,
+            profiles,
             json,
             base,
             verbose,
             sample_index,
-        } => toolkit::analyze(
-            &profile,
+        } => toolkit::analyze_all(
+            &profiles,
             base.as_deref(),
-            sample_index.unwrap_or_default(),
+            &sample_index.unwrap_or_default(),
             json,
             verbose,
         ),

@@ -130,21 +130,66 @@ pub fn diff(base: &Path, new: &Path, output: Option<PathBuf>, index: SampleIndex
     Ok(())
 }
 
-/// `simex analyze`.
-pub fn analyze(
-    profile: &Path,
+/// `simex analyze` over one or more profiles. With `--json`, one profile prints an object and
+/// several print an array. Every profile is attempted; the first failure is returned.
+pub fn analyze_all(
+    profiles: &[PathBuf],
     base: Option<&Path>,
-    index: SampleIndex,
+    index: &SampleIndex,
     json: bool,
     verbose: bool,
 ) -> Result<()> {
+    let mut reports = Vec::new();
+    let mut first_error = None;
+    for profile in profiles {
+        match analyze(profile, base, index, verbose) {
+            Ok(analysis) => {
+                if json {
+                    reports.push(serde_json::to_value(&analysis).context("encoding JSON")?);
+                } else {
+                    let output = files::sibling(profile, "_analysis.md");
+                    files::write_atomically(&output, analysis.to_markdown().as_bytes())?;
+                    if verbose {
+                        eprintln!("analyze: wrote {}", output.display());
+                    }
+                    println!("{}", output.display());
+                }
+            }
+            Err(e) if profiles.len() > 1 => {
+                eprintln!("simex: error: {e:#}");
+                first_error.get_or_insert(e);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if json {
+        let value = if reports.len() == 1 {
+            reports.remove(0)
+        } else {
+            serde_json::Value::Array(reports)
+        };
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    }
+    match first_error {
+        Some(e) => Err(e.context("some profiles could not be analyzed")),
+        None => Ok(()),
+    }
+}
+
+/// Analyzes one profile (optionally against a base).
+fn analyze(
+    profile: &Path,
+    base: Option<&Path>,
+    index: &SampleIndex,
+    verbose: bool,
+) -> Result<analyze::Analysis> {
     let say = |msg: String| {
         if verbose {
             eprintln!("analyze: {msg}");
         }
     };
     say(format!("reading {}", profile.display()));
-    let loaded = load(profile, &index)?;
+    let loaded = load(profile, index)?;
     let t = &loaded.profile.sample_types[loaded.index];
     say(format!(
         "{} profile, {} samples, sample type {}/{}, {} distinct frames",
@@ -157,7 +202,7 @@ pub fn analyze(
     let base_loaded = match base {
         Some(path) => {
             say(format!("reading base {}", path.display()));
-            let b = load(path, &index)?;
+            let b = load(path, index)?;
             if b.profile.sample_types[b.index] != *t {
                 anyhow::bail!(
                     "the base profile measures {}/{}, this one {}/{}",
@@ -190,16 +235,7 @@ pub fn analyze(
         analysis.categories.len(),
         analysis.summary.high_findings
     ));
-    if json {
-        let text = serde_json::to_string_pretty(&analysis).context("encoding JSON")?;
-        println!("{text}");
-        return Ok(());
-    }
-    let output = files::sibling(profile, "_analysis.md");
-    files::write_atomically(&output, analysis.to_markdown().as_bytes())?;
-    say(format!("wrote {}", output.display()));
-    println!("{}", output.display());
-    Ok(())
+    Ok(analysis)
 }
 
 /// `simex top`.

@@ -260,3 +260,39 @@ fn python_wrapper_runs_the_analyzer() {
     assert!(report.contains("Lock contention"));
     assert!(text(&out.stderr).contains("analyzer: using"));
 }
+
+#[test]
+fn analyze_takes_several_profiles_like_a_shell_glob_expands_to() {
+    let dir = TempDir::new("many");
+    let a = dir.copy(
+        "go_cpu_json.pb.gz",
+        "cpu_profile_trading-api_20261125_100000.pb.gz",
+    );
+    let b = dir.copy(
+        "go_cpu_mutex.pb.gz",
+        "cpu_profile_trading-api_20261125_110000.pb.gz",
+    );
+    let out = simex(&[
+        "analyze",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let reports = json.as_array().unwrap();
+    assert_eq!(reports.len(), 2);
+    assert_eq!(reports[0]["categories"][0]["category"], "serialization");
+    assert_eq!(reports[1]["categories"][0]["category"], "lock_contention");
+
+    // One bad file does not stop the others, but the exit status says something failed.
+    let bad = dir.0.join("cpu_profile_trading-api_20261125_120000.pb.gz");
+    std::fs::write(&bad, b"garbage").unwrap();
+    let out = simex(&["analyze", bad.to_str().unwrap(), a.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(dir
+        .0
+        .join("cpu_profile_trading-api_20261125_100000_analysis.md")
+        .exists());
+    assert!(text(&out.stderr).contains("not a valid pprof profile"));
+}

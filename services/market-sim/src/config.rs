@@ -22,6 +22,7 @@ pub struct Config {
     /// trading-api's base URL.
     #[arg(
         long,
+        visible_alias = "trading-api",
         env = "SIMEX_EXCHANGE_URL",
         default_value = "http://127.0.0.1:8080"
     )]
@@ -217,6 +218,10 @@ mod tests {
         let settings = ok.validate().expect("defaults are valid");
         assert_eq!(settings.initial_prices.get("BTC-USD"), Some(&60_000.0));
         assert!(settings.symbols.is_empty());
+        let compose =
+            Config::try_parse_from(["market-sim", "--trading-api=http://trading-api:8080"])
+                .expect("the docker-compose spelling parses");
+        assert_eq!(compose.exchange_url, "http://trading-api:8080");
         for bad in [
             vec!["market-sim", "--makers", "0"],
             vec!["market-sim", "--initial-prices", "BTC-USD"],

@@ -4,7 +4,8 @@
 //! trading-api, with or without its journal, needs no special handling), infers its fills from
 //! what disappeared or shrank, computes the wanted ladders from the reference prices and its
 //! inventory, cancels what is no longer wanted and places what is missing. While trading-api is
-//! unreachable it backs off exponentially and forgets what it thought was resting.
+//! unreachable it backs off exponentially; its view of its orders survives the outage because
+//! trading-api's journal restores them.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -60,7 +61,9 @@ pub struct MakerStatus {
 struct Tracked {
     /// Index of the symbol in the reference market.
     symbol: usize,
+    /// Bid or ask: the sign of its fills in the inventory.
     side: Side,
+    /// Lots still resting at the last look; a smaller number later means a fill.
     remaining_lots: u64,
 }
 
@@ -140,8 +143,8 @@ impl MarketMaker {
                         tracing::warn!(maker = self.id, %err, "trading-api unavailable; backing off");
                     }
                     was_down = true;
-                    // Whatever rested may be gone after a restart; the next listing tells.
-                    tracked.clear();
+                    // Keep tracking: trading-api's journal restores resting orders after a
+                    // restart, so the next listing still tells fills apart from survivors.
                     self.with_status(|s| {
                         s.connected = false;
                         s.last_error = Some(err.to_string());
@@ -208,35 +211,7 @@ impl MarketMaker {
         let symbols = self.market.symbols();
         let open = self.call("list", self.client.open_orders()).await?;
 
-        // Reconcile: what shrank or vanished since the last cycle was filled.
-        let mut resting: Vec<Vec<RestingQuote>> = vec![Vec::new(); symbols.len()];
-        let mut seen = HashSet::new();
-        for order in &open {
-            let Some((index, quote)) = resting_quote(symbols, order) else {
-                continue;
-            };
-            seen.insert(order.order_id);
-            if let Some(before) = tracked.get(&order.order_id) {
-                let filled = before.remaining_lots.saturating_sub(quote.remaining_lots);
-                inventory[index] += signed(quote.side, filled);
-            }
-            tracked.insert(
-                order.order_id,
-                Tracked {
-                    symbol: index,
-                    side: quote.side,
-                    remaining_lots: quote.remaining_lots,
-                },
-            );
-            resting[index].push(quote);
-        }
-        tracked.retain(|id, t| {
-            let alive = seen.contains(id);
-            if !alive {
-                inventory[t.symbol] += signed(t.side, t.remaining_lots);
-            }
-            alive
-        });
+        let resting = reconcile(symbols, &open, tracked, inventory);
 
         // Plan every symbol, then cancel before placing so a maker never trades with itself.
         let mut cancels = Vec::new();
@@ -257,17 +232,32 @@ impl MarketMaker {
         )
         .await;
         for (id, result) in cancels.iter().zip(cancel_results) {
-            let gone = tracked.remove(id);
+            let Some(t) = tracked.remove(id) else {
+                continue;
+            };
             match result {
-                Ok(true) => self.with_status(|s| s.canceled += 1),
-                // Already gone: it filled between the listing and the cancel.
-                Ok(false) => {
-                    if let Some(t) = gone {
-                        inventory[t.symbol] += signed(t.side, t.remaining_lots);
+                // What filled between the listing and the cancel is what did not get canceled.
+                Ok(Some(ack)) => {
+                    self.with_status(|s| s.canceled += 1);
+                    let grid = &symbols[t.symbol].grid;
+                    let lots = |q: &Option<String>| q.as_deref().and_then(|q| grid.parse_lots(q));
+                    if let (Some(total), Some(filled)) =
+                        (lots(&ack.quantity), lots(&ack.filled_quantity))
+                    {
+                        let canceled = total.saturating_sub(filled);
+                        inventory[t.symbol] +=
+                            signed(t.side, t.remaining_lots.saturating_sub(canceled));
                     }
                 }
-                Err(e) if e.is_unavailable() => return Err(e),
-                Err(_) => {}
+                // Already gone: it filled between the listing and the cancel.
+                Ok(None) => inventory[t.symbol] += signed(t.side, t.remaining_lots),
+                // Maybe still resting: keep tracking it; the next listing tells.
+                Err(e) => {
+                    tracked.insert(*id, t);
+                    if e.is_unavailable() {
+                        return Err(e);
+                    }
+                }
             }
         }
         let orders: Vec<NewOrder> = places
@@ -344,6 +334,46 @@ impl MarketMaker {
     }
 }
 
+/// Folds a fresh listing of the maker's open orders into what it tracked: an order that shrank
+/// or vanished since the last look was filled by that much (the maker cancels only what it
+/// stops tracking first), and its fills move the inventory. Returns the resting quotes per symbol.
+fn reconcile(
+    symbols: &[Arc<SymbolMarket>],
+    open: &[OrderAck],
+    tracked: &mut HashMap<u64, Tracked>,
+    inventory: &mut [i64],
+) -> Vec<Vec<RestingQuote>> {
+    let mut resting: Vec<Vec<RestingQuote>> = vec![Vec::new(); symbols.len()];
+    let mut seen = HashSet::new();
+    for order in open {
+        let Some((index, quote)) = resting_quote(symbols, order) else {
+            continue;
+        };
+        seen.insert(order.order_id);
+        if let Some(before) = tracked.get(&order.order_id) {
+            let filled = before.remaining_lots.saturating_sub(quote.remaining_lots);
+            inventory[index] += signed(quote.side, filled);
+        }
+        tracked.insert(
+            order.order_id,
+            Tracked {
+                symbol: index,
+                side: quote.side,
+                remaining_lots: quote.remaining_lots,
+            },
+        );
+        resting[index].push(quote);
+    }
+    tracked.retain(|id, t| {
+        let alive = seen.contains(id);
+        if !alive {
+            inventory[t.symbol] += signed(t.side, t.remaining_lots);
+        }
+        alive
+    });
+    resting
+}
+
 /// Lots bought (positive) or sold (negative).
 fn signed(side: Side, lots: u64) -> i64 {
     let lots = i64::try_from(lots).unwrap_or(i64::MAX);
@@ -402,5 +432,55 @@ fn limit_order(sym: &SymbolMarket, quote: &Quote) -> NewOrder {
         time_in_force: TimeInForce::Gtc,
         post_only: false,
         client_order_id: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::price::PriceModel;
+    use exchange_client::Grid;
+
+    fn ack(id: u64, symbol: &str, side: Side, price: &str, qty: &str, remaining: &str) -> OrderAck {
+        serde_json::from_value(serde_json::json!({
+            "order_id": id, "status": "open", "symbol": symbol, "side": side,
+            "price": price, "quantity": qty, "remaining_quantity": remaining,
+        }))
+        .expect("valid ack")
+    }
+
+    #[test]
+    fn fills_are_inferred_from_what_shrank_or_vanished() {
+        let grid = Grid::from_sizes("0.01", "0.001").expect("grid");
+        let market = ReferenceMarket::new(
+            vec![("AAA".into(), grid, 100.0), ("BBB".into(), grid, 10.0)],
+            PriceModel::default(),
+            1,
+        );
+        let symbols = market.symbols();
+        let mut tracked = HashMap::new();
+        let mut inventory = vec![0i64; 2];
+        let first = vec![
+            ack(1, "AAA", Side::Buy, "99.90", "1.000", "1.000"),
+            ack(2, "AAA", Side::Sell, "100.10", "1.000", "1.000"),
+            ack(3, "BBB", Side::Sell, "10.10", "0.500", "0.500"),
+            ack(4, "ZZZ", Side::Sell, "1.00", "1.000", "1.000"),
+        ];
+        let resting = reconcile(symbols, &first, &mut tracked, &mut inventory);
+        assert_eq!(inventory, vec![0, 0], "the first look fills nothing");
+        assert_eq!(
+            (resting[0].len(), resting[1].len()),
+            (2, 1),
+            "unknown symbols ignored"
+        );
+        // Bid 1 filled 400 lots, ask 2 filled completely, BBB untouched.
+        let second = vec![
+            ack(1, "AAA", Side::Buy, "99.90", "1.000", "0.600"),
+            ack(3, "BBB", Side::Sell, "10.10", "0.500", "0.500"),
+        ];
+        let resting = reconcile(symbols, &second, &mut tracked, &mut inventory);
+        assert_eq!(inventory, vec![400 - 1000, 0]);
+        assert_eq!(resting[0][0].remaining_lots, 600);
+        assert_eq!(tracked.len(), 2);
     }
 }

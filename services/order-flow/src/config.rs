@@ -45,7 +45,7 @@ pub struct ExchangeArgs {
     /// trading-api's base URL.
     #[arg(
         long = "target",
-        alias = "exchange-url",
+        visible_aliases = ["exchange-url", "trading-api"],
         env = "SIMEX_EXCHANGE_URL",
         default_value = "http://127.0.0.1:8080"
     )]
@@ -53,14 +53,15 @@ pub struct ExchangeArgs {
     /// The demo key file trading-api writes with `--demo-accounts`.
     #[arg(
         long = "keys",
-        alias = "keys-file",
+        visible_alias = "keys-file",
         env = "SIMEX_DEMO_KEYS_FILE",
         default_value = "./data/trading-api/demo-keys.json"
     )]
     pub keys: PathBuf,
-    /// Index of the first demo key used (market-sim uses the first ones).
-    #[arg(long, env = "SIMEX_ORDERFLOW_KEY_OFFSET", default_value_t = 2)]
-    pub key_offset: usize,
+    /// Index of the first demo key used. Default: 2 for `run` (market-sim's two makers use keys 0
+    /// and 1), 6 for `load` (after `run`'s four accounts), wrapping around a shorter key file.
+    #[arg(long, env = "SIMEX_ORDERFLOW_KEY_OFFSET")]
+    pub key_offset: Option<usize>,
     /// Symbols, comma separated; empty = every symbol trading-api lists.
     #[arg(long, env = "SIMEX_ORDERFLOW_SYMBOLS", default_value = "")]
     pub symbols: String,
@@ -235,7 +236,7 @@ impl RunArgs {
         Ok(FlowSettings {
             exchange_url: self.exchange.target.clone(),
             keys_file: self.exchange.keys.clone(),
-            key_offset: self.exchange.key_offset,
+            key_offset: self.exchange.key_offset.unwrap_or(2),
             accounts: self.accounts,
             symbols: symbol_list(&self.exchange.symbols),
             initial: RateConfig {
@@ -278,7 +279,7 @@ impl LoadArgs {
             duration: self.duration.as_deref().map(parse_duration).transpose()?,
             connections: self.connections,
             keys_file: self.exchange.keys.clone(),
-            key_offset: self.exchange.key_offset,
+            key_offset: self.exchange.key_offset.unwrap_or(6),
             symbols: symbol_list(&self.exchange.symbols),
             notional: self.notional,
             timeout: Duration::from_millis(self.exchange.timeout_ms.max(1)),
@@ -295,6 +296,14 @@ mod tests {
     #[test]
     fn run_is_the_default_and_load_parses() {
         let cli = Cli::try_parse_from(["order-flow", "--rate", "5"]).expect("parses");
+        // The spellings docker-compose.yml uses.
+        let compose = Cli::try_parse_from([
+            "order-flow",
+            "--trading-api=http://trading-api:8080",
+            "--keys-file=/data/demo-keys.json",
+        ])
+        .expect("compose flags parse");
+        assert_eq!(compose.run.exchange.target, "http://trading-api:8080");
         assert!(cli.command.is_none());
         assert_eq!(cli.run.validate().expect("valid").initial.rate, 5.0);
         let cli = Cli::try_parse_from([

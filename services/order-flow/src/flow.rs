@@ -167,16 +167,22 @@ impl FlowState {
 /// A passive order to cancel once it is older than the TTL.
 #[derive(Debug, Clone, Copy)]
 struct Resting {
+    /// When the acknowledgement arrived.
     since: Instant,
+    /// trading-api's id.
     order_id: u64,
+    /// Index into `Flow::accounts` of the owner, who alone may cancel it.
     account: usize,
 }
 
 /// Everything the flow's tasks share.
 #[derive(Debug)]
 struct Flow {
+    /// Validated settings.
     settings: FlowSettings,
+    /// Shared with the HTTP API (rate, mix, counts, connectivity).
     state: Arc<FlowState>,
+    /// Prometheus metrics.
     metrics: FlowMetrics,
     /// One client per trader account, sharing one connection pool.
     accounts: Vec<ExchangeClient>,
@@ -186,7 +192,9 @@ struct Flow {
     public: ExchangeClient,
     /// One view per symbol; std RwLock, never held across an `.await`.
     views: RwLock<Vec<MarketView>>,
+    /// Where acknowledged order ids go.
     acklog: AckLog,
+    /// Bounds the orders awaiting an answer (`--max-in-flight`).
     in_flight: Arc<Semaphore>,
     /// Oldest first; std Mutex, never held across an `.await`.
     resting: Mutex<VecDeque<Resting>>,
@@ -586,8 +594,8 @@ impl Flow {
                 .collect();
             for result in join_all(futs).await {
                 let label = match result {
-                    Ok(true) => "canceled",
-                    Ok(false) => "already_done",
+                    Ok(Some(_)) => "canceled",
+                    Ok(None) => "already_done",
                     Err(e) if e.is_unavailable() => "unavailable",
                     Err(_) => "error",
                 };

@@ -114,12 +114,17 @@ pub struct LoadReport {
 
 /// Counters and histograms the workers share.
 struct Stats {
+    /// Microseconds from the due time to the answer.
     corrected: Histogram<u64>,
+    /// Microseconds from the actual send to the answer.
     service: Histogram<u64>,
-    /// Reset every progress line.
+    /// Corrected latencies since the last progress line (reset by it).
     interval: Histogram<u64>,
+    /// Successful answers.
     ok: u64,
+    /// Answers and failures.
     completed: u64,
+    /// Failures by status or category.
     errors: BTreeMap<String, u64>,
 }
 

@@ -162,6 +162,67 @@ async fn total_trades(public: &ExchangeClient, grids: &[(String, Grid)]) -> u64 
     total
 }
 
+/// What each demo account is funded with (`--demo-funding`).
+const FUNDING: [(&str, f64); 4] = [
+    ("USD", 10_000_000.0),
+    ("BTC", 100.0),
+    ("ETH", 1_000.0),
+    ("SOL", 100_000.0),
+];
+
+/// Compares market-sim's inferred inventory of `maker` with the base-asset balance trading-api
+/// holds for it, per symbol.
+async fn maker_inventory_matches(
+    http: &reqwest::Client,
+    exchange: &str,
+    sim: &str,
+    key: &str,
+    maker: usize,
+    grids: &[(String, Grid)],
+) -> Result<(), String> {
+    let before: serde_json::Value = get_json(http, &format!("{sim}/api/v1/status"))
+        .await
+        .ok_or("no status")?;
+    let account: serde_json::Value = http
+        .get(format!("{exchange}/api/v1/account"))
+        .header("X-API-Key", key)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())?;
+    let after: serde_json::Value = get_json(http, &format!("{sim}/api/v1/status"))
+        .await
+        .ok_or("no status")?;
+    for (symbol, grid) in grids {
+        let inventory =
+            |s: &serde_json::Value| s["makers"][maker]["inventory_lots"][symbol.as_str()].as_i64();
+        // Only a look where the maker's view did not move around the account read is comparable.
+        let lots = inventory(&before).ok_or("no inventory")?;
+        if inventory(&after) != Some(lots) {
+            return Err("inventory moved during the look".into());
+        }
+        let base = symbol.split('-').next().unwrap_or_default();
+        let funded = FUNDING
+            .iter()
+            .find(|(a, _)| *a == base)
+            .map(|(_, v)| *v)
+            .ok_or("unfunded asset")?;
+        let total: f64 = account["balances"][base]["total"]
+            .as_str()
+            .and_then(|t| t.parse().ok())
+            .ok_or("no balance")?;
+        let held_lots = ((total - funded) / grid.lot_f64()).round() as i64;
+        if held_lots != lots {
+            return Err(format!(
+                "{symbol}: market-sim says {lots} lots, the ledger {held_lots}"
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_services_trade_and_recover_from_an_exchange_crash() {
     let (trading_exe, market_exe) = sibling_binaries();
@@ -183,6 +244,12 @@ async fn three_services_trade_and_recover_from_an_exchange_crash() {
         "8".into(),
         "--demo-keys-file".into(),
         keys.display().to_string(),
+        "--demo-funding".into(),
+        FUNDING
+            .iter()
+            .map(|(a, v)| format!("{a}={v}"))
+            .collect::<Vec<_>>()
+            .join(","),
     ];
     let mut procs = Procs(vec![spawn(
         "trading-api",
@@ -297,6 +364,51 @@ async fn three_services_trade_and_recover_from_an_exchange_crash() {
     let trades_before = total_trades(&public, &grids).await;
     assert!(trades_before > 0, "no trades");
 
+    // The makers lean on an inventory they infer from their own fills: it must match what the
+    // exchange's ledger says they hold (retried, since fills keep landing between two looks).
+    // Pause order-flow so fills come only from the makers' own crossings while we compare.
+    let set_rate = |rate: f64| {
+        http.post(format!("{flow}/api/v1/rate"))
+            .json(&serde_json::json!({ "rate": rate }))
+            .send()
+    };
+    assert!(set_rate(0.0).await.unwrap().status().is_success());
+    let keys_list = load_demo_keys(&keys).unwrap();
+    for (maker, key) in keys_list.iter().take(2).enumerate() {
+        let mut last = String::new();
+        let mut matched = false;
+        for _ in 0..40 {
+            match maker_inventory_matches(&http, &exchange, &sim, key, maker, &grids).await {
+                Ok(()) => {
+                    matched = true;
+                    break;
+                }
+                Err(why) => last = why,
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            matched,
+            "maker {maker}'s inventory disagrees with its account: {last}"
+        );
+    }
+    let status = get_json(&http, &format!("{sim}/api/v1/status"))
+        .await
+        .unwrap();
+    let positions: Vec<i64> = status["makers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["inventory_lots"].as_object())
+        .flat_map(|inv| inv.values().filter_map(|v| v.as_i64()).collect::<Vec<_>>())
+        .collect();
+    assert!(
+        positions.iter().any(|p| *p != 0),
+        "the makers traded, so they hold something: {positions:?}"
+    );
+    assert!(set_rate(40.0).await.unwrap().status().is_success());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
     // Crash the exchange.
     let acked_before: Vec<_> =
         order_flow::acklog::read_log(&dir.join("order-flow/acked-orders.log")).unwrap();
@@ -372,7 +484,7 @@ async fn three_services_trade_and_recover_from_an_exchange_crash() {
     .await;
 
     // Every order acknowledged before the crash is still known to its owner.
-    let keys = load_demo_keys(&keys).unwrap();
+    let keys = keys_list;
     let mut missing = Vec::new();
     for acked in acked_before.iter().rev().take(200) {
         let url = format!("{exchange}/api/v1/orders/{}", acked.order_id);

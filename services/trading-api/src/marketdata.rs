@@ -15,7 +15,7 @@
 //! 1008 and reason `slow consumer`, and counted in `simex_ws_slow_consumer_disconnects_total`.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
@@ -32,6 +32,9 @@ use crate::orders::{Ticker, TradeRecord};
 use crate::units::format_units;
 use crate::venue::{InstrumentInfo, Venue};
 use crate::AppState;
+
+/// How long the close frame may take to reach a client before the connection is dropped.
+const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Book levels in a subscription snapshot.
 const SNAPSHOT_LEVELS: usize = 1000;
@@ -226,21 +229,23 @@ async fn client_session(socket: WebSocket, app: AppState) {
     let (mut sink, mut stream) = socket.split();
     let (tx, mut rx) = mpsc::channel::<Arc<MarketMessage>>(app.ws_queue.max(1));
     let slow = CancellationToken::new();
-    let slow_flag = Arc::new(AtomicBool::new(false));
     let mut subs: HashMap<SymbolId, Subscription> = HashMap::new();
     let close = loop {
         tokio::select! {
             outgoing = rx.recv() => {
                 let Some(msg) = outgoing else { break None };
                 metrics.ws_messages.with_label_values(&[msg.channel.label()]).inc();
-                if sink.send(Message::Text(msg.text.clone())).await.is_err() {
-                    break None;
+                // A client that stops reading blocks this send; slowness must still end it.
+                tokio::select! {
+                    sent = sink.send(Message::Text(msg.text.clone())) => if sent.is_err() { break None },
+                    () = slow.cancelled() => break Some(slow_consumer(&metrics)),
+                    () = app.shutdown.cancelled() => break Some(going_away()),
                 }
             }
             incoming = stream.next() => {
                 match incoming {
                     Some(Ok(Message::Text(text))) => {
-                        let reply = handle_request(&venue, text.as_str(), &mut subs, &tx, &slow, &slow_flag);
+                        let reply = handle_request(&venue, text.as_str(), &mut subs, &tx, &slow);
                         if sink.send(Message::Text(reply.to_string().into())).await.is_err() {
                             break None;
                         }
@@ -249,23 +254,36 @@ async fn client_session(socket: WebSocket, app: AppState) {
                     Some(Ok(_)) => {}
                 }
             }
-            () = slow.cancelled() => {
-                metrics.ws_slow_disconnects.inc();
-                tracing::info!("disconnecting slow WebSocket consumer");
-                break Some(CloseFrame { code: 1008, reason: "slow consumer: fell behind the market-data stream".into() });
-            }
-            () = app.shutdown.cancelled() => {
-                break Some(CloseFrame { code: 1001, reason: "server shutting down".into() });
-            }
+            () = slow.cancelled() => break Some(slow_consumer(&metrics)),
+            () = app.shutdown.cancelled() => break Some(going_away()),
         }
     };
     for sub in subs.values() {
         sub.task.abort();
     }
     if let Some(frame) = close {
-        let _ = sink.send(Message::Close(Some(frame))).await;
+        // Bounded: a client that reads nothing would otherwise hold the task forever.
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
     }
     metrics.ws_clients.dec();
+}
+
+/// Counts a slow-consumer disconnect and builds its close frame (1008, policy violation).
+fn slow_consumer(metrics: &crate::metrics::TradingMetrics) -> CloseFrame {
+    metrics.ws_slow_disconnects.inc();
+    tracing::info!("disconnecting slow WebSocket consumer");
+    CloseFrame {
+        code: 1008,
+        reason: "slow consumer: fell behind the market-data stream".into(),
+    }
+}
+
+/// The close frame sent on shutdown (1001, going away).
+fn going_away() -> CloseFrame {
+    CloseFrame {
+        code: 1001,
+        reason: "server shutting down".into(),
+    }
 }
 
 fn handle_request(
@@ -274,7 +292,6 @@ fn handle_request(
     subs: &mut HashMap<SymbolId, Subscription>,
     tx: &mpsc::Sender<Arc<MarketMessage>>,
     slow: &CancellationToken,
-    slow_flag: &Arc<AtomicBool>,
 ) -> serde_json::Value {
     let request: ClientRequest = match serde_json::from_str(text) {
         Ok(r) => r,
@@ -321,7 +338,6 @@ fn handle_request(
                     Arc::clone(&book_floor),
                     tx.clone(),
                     slow.clone(),
-                    Arc::clone(slow_flag),
                 ));
                 Subscription {
                     wanted,
@@ -357,14 +373,12 @@ async fn forward(
     book_floor: Arc<AtomicU64>,
     tx: mpsc::Sender<Arc<MarketMessage>>,
     slow: CancellationToken,
-    slow_flag: Arc<AtomicBool>,
 ) {
     let Some(mut rx) = rx else { return };
     loop {
         let msg = match rx.recv().await {
             Ok(msg) => msg,
             Err(broadcast::error::RecvError::Lagged(_)) => {
-                slow_flag.store(true, Ordering::Relaxed);
                 slow.cancel();
                 return;
             }
@@ -379,7 +393,6 @@ async fn forward(
         match tx.try_send(msg) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => {
-                slow_flag.store(true, Ordering::Relaxed);
                 slow.cancel();
                 return;
             }

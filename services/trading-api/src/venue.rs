@@ -1080,13 +1080,16 @@ impl Venue {
                 open,
             });
         }
+        // Separate statements: the ledger guard must be gone before the digest locks it again.
+        let ledger = self.ledger.lock().clone();
+        let digest = self.digest_quiet().state;
         Some(crate::snapshot::Snapshot {
             seq,
             offset,
             next_order_id: self.next_order_id.load(Ordering::Relaxed),
-            ledger: self.ledger.lock().clone(),
+            ledger,
             symbols,
-            digest: self.digest_quiet().state,
+            digest,
         })
     }
 

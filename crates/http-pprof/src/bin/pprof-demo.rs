@@ -1,7 +1,7 @@
 //! A small service with one of everything a profile should find, used by the integration tests
 //! (and handy to try `go tool pprof` by hand):
-//! - CPU: `demo_cpu_hot_loop` (out of line) and `demo_inlined_mix` (always inlined into a
-//!   thread's closure) on a plain OS thread;
+//! - CPU: `demo_cpu_hot_loop` (out of line), `demo_inlined_mix` (always inlined into a
+//!   thread's closure) and the call-free leaf `demo_leaf_spin`, on a plain OS thread;
 //! - heap: `demo_retain_buffers` keeps 32 MiB alive; allocs: `demo_churn_allocations` allocates
 //!   and frees continuously;
 //! - goroutine: the long-lived task `demo_long_lived_task`;
@@ -33,6 +33,19 @@ fn demo_cpu_hot_loop(rounds: u64) -> u64 {
         x = black_box(x);
     }
     x
+}
+
+/// A leaf: a loop with no calls at any optimisation level, so its samples' interrupted pc lies
+/// in this function itself. Profilers that drop the interrupted frame charge it to the caller.
+#[inline(never)]
+fn demo_leaf_spin(rounds: u64) -> u64 {
+    let mut x = rounds;
+    let mut acc = 0_u64;
+    while x != 0 {
+        x -= 1;
+        acc ^= x << 3;
+    }
+    acc
 }
 
 /// CPU-bound work that is always inlined into its caller: only inline-aware symbolisation
@@ -85,8 +98,9 @@ fn start_background_work(runtime: &tokio::runtime::Handle) {
     std::thread::Builder::new()
         .name("demo-hot".into())
         .spawn(|| loop {
-            black_box(demo_cpu_hot_loop(black_box(5_000_000)));
-            black_box(demo_inlined_mix(black_box(5_000_000)));
+            black_box(demo_cpu_hot_loop(black_box(500_000)));
+            black_box(demo_inlined_mix(black_box(500_000)));
+            black_box(demo_leaf_spin(black_box(500_000)));
         })
         .map(drop)
         .unwrap_or_else(|e| eprintln!("demo-hot thread: {e}"));

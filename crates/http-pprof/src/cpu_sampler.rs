@@ -1,0 +1,298 @@
+//! The CPU sampler: `setitimer(ITIMER_PROF)` at 99 Hz delivers SIGPROF to whichever thread is
+//! burning CPU; the handler records the interrupted program counter and walks the frame-pointer
+//! chain from the interrupted frame (async-signal-safe, unlike DWARF unwinding: pprof-rs
+//! issue 36) into a preallocated ring that an ordinary thread drains.
+//!
+//! Why not the `pprof` crate's sampler, which works the same way: its frame-pointer unwinder
+//! (0.15) starts at the interrupted frame's *return address*, so the function that was
+//! actually running is never recorded (a hot loop inlined into a thread's closure showed up as
+//! its caller, `__rust_begin_short_backtrace`), and its collector merges samples per function
+//! start address, so every sample in a function gets the line of the first one. Here the leaf
+//! is kept and samples are aggregated per exact address.
+//!
+//! Signal-safety rules of the handler: no allocation, no locks, only atomics, reads of memory
+//! proven readable (a `write` of it into a pipe fails with EFAULT otherwise), and errno
+//! preserved.
+
+use std::cell::UnsafeCell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, AtomicUsize, Ordering};
+
+/// Deepest stack recorded (Go keeps 64 frames for CPU samples too).
+pub const MAX_FRAMES: usize = 64;
+/// Ring capacity; drained every few tens of milliseconds, so a few hundred would do.
+const SLOTS: usize = 2048;
+/// Address ranges (libc, libgcc, pthread, vDSO) in which samples are dropped and walks stop.
+const MAX_BLOCKED_RANGES: usize = 64;
+
+const FREE: u8 = 0;
+const WRITING: u8 = 1;
+const READY: u8 = 2;
+
+/// One recorded stack.
+struct Slot {
+    /// FREE, WRITING (handler owns it) or READY (drainer may take it).
+    state: AtomicU8,
+    /// Number of valid entries in `ips`.
+    depth: UnsafeCell<usize>,
+    /// Leaf first: the interrupted pc + 1, then return addresses.
+    ips: UnsafeCell<[usize; MAX_FRAMES]>,
+}
+
+// SAFETY: `depth`/`ips` are only touched by the owner designated by `state` (CAS-acquired).
+unsafe impl Sync for Slot {}
+
+impl Slot {
+    const fn new() -> Self {
+        Self {
+            state: AtomicU8::new(FREE),
+            depth: UnsafeCell::new(0),
+            ips: UnsafeCell::new([0; MAX_FRAMES]),
+        }
+    }
+}
+
+static RING: [Slot; SLOTS] = [const { Slot::new() }; SLOTS];
+static NEXT_SLOT: AtomicUsize = AtomicUsize::new(0);
+/// Samples dropped because the ring was full.
+static LOST: AtomicUsize = AtomicUsize::new(0);
+/// The handler records only while this is set; it stays installed afterwards so that a late
+/// SIGPROF is ignored instead of killing the process (SIGPROF's default action).
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+static HANDLER_INSTALLED: AtomicBool = AtomicBool::new(false);
+/// Pipe used to test readability of stack memory from the handler.
+static PROBE_WRITE: AtomicI32 = AtomicI32::new(-1);
+static PROBE_READ: AtomicI32 = AtomicI32::new(-1);
+static BLOCKED_START: [AtomicUsize; MAX_BLOCKED_RANGES] =
+    [const { AtomicUsize::new(0) }; MAX_BLOCKED_RANGES];
+static BLOCKED_END: [AtomicUsize; MAX_BLOCKED_RANGES] =
+    [const { AtomicUsize::new(0) }; MAX_BLOCKED_RANGES];
+static BLOCKED_LEN: AtomicUsize = AtomicUsize::new(0);
+
+/// Starts sampling at `frequency_hz` of process CPU time. The caller guarantees that only one
+/// profile runs at a time.
+pub fn start(frequency_hz: u32) -> std::io::Result<()> {
+    load_blocklist(&["libc", "libgcc", "pthread", "[vdso]"]);
+    ensure_probe_pipe()?;
+    for slot in &RING {
+        slot.state.store(FREE, Ordering::Relaxed);
+    }
+    NEXT_SLOT.store(0, Ordering::Relaxed);
+    LOST.store(0, Ordering::Relaxed);
+    install_handler()?;
+    ACTIVE.store(true, Ordering::Release);
+    let interval_us = 1_000_000 / i64::from(frequency_hz.max(1));
+    set_timer(interval_us).inspect_err(|_| ACTIVE.store(false, Ordering::Release))
+}
+
+/// Stops the timer; samples already in the ring stay there for [`drain`].
+pub fn stop() {
+    let _ = set_timer(0);
+    ACTIVE.store(false, Ordering::Release);
+}
+
+/// Moves ready samples from the ring into `counts` (stack, leaf first -> number of samples).
+pub fn drain(counts: &mut HashMap<Vec<usize>, i64>) {
+    for slot in &RING {
+        if slot.state.load(Ordering::Acquire) != READY {
+            continue;
+        }
+        // SAFETY: READY means the handler finished writing and no one else reads this slot.
+        let stack = unsafe {
+            let depth = (*slot.depth.get()).min(MAX_FRAMES);
+            (&(*slot.ips.get()))[..depth].to_vec()
+        };
+        slot.state.store(FREE, Ordering::Release);
+        *counts.entry(stack).or_insert(0) += 1;
+    }
+}
+
+/// Samples lost to a full ring since [`start`].
+pub fn lost() -> usize {
+    LOST.load(Ordering::Relaxed)
+}
+
+fn set_timer(interval_us: i64) -> std::io::Result<()> {
+    let tv = libc::timeval {
+        tv_sec: (interval_us / 1_000_000) as libc::time_t,
+        tv_usec: (interval_us % 1_000_000) as libc::suseconds_t,
+    };
+    let timer = libc::itimerval {
+        it_interval: tv,
+        it_value: tv,
+    };
+    // SAFETY: plain syscall with a valid itimerval.
+    if unsafe { libc::setitimer(libc::ITIMER_PROF, &timer, std::ptr::null_mut()) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn install_handler() -> std::io::Result<()> {
+    if HANDLER_INSTALLED.load(Ordering::Acquire) {
+        return Ok(());
+    }
+    // SAFETY: installs an async-signal-safe handler for SIGPROF with a zeroed, then filled,
+    // sigaction.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_sigprof as *const () as usize;
+        action.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+        libc::sigemptyset(&mut action.sa_mask);
+        if libc::sigaction(libc::SIGPROF, &action, std::ptr::null_mut()) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    HANDLER_INSTALLED.store(true, Ordering::Release);
+    Ok(())
+}
+
+fn ensure_probe_pipe() -> std::io::Result<()> {
+    if PROBE_WRITE.load(Ordering::Acquire) >= 0 {
+        return Ok(());
+    }
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: pipe2 fills `fds` on success.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    PROBE_READ.store(fds[0], Ordering::Release);
+    PROBE_WRITE.store(fds[1], Ordering::Release);
+    Ok(())
+}
+
+/// Records executable ranges of the named libraries from `/proc/self/maps`.
+fn load_blocklist(names: &[&str]) {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+    let mut n = 0;
+    for line in maps.lines() {
+        let mut fields = line.split_whitespace();
+        let (Some(range), Some(perms)) = (fields.next(), fields.next()) else {
+            continue;
+        };
+        let path = fields.nth(3).unwrap_or("");
+        let file = path.rsplit('/').next().unwrap_or("");
+        if !perms.contains('x') || !names.iter().any(|n| file.contains(n)) {
+            continue;
+        }
+        let mut bounds = range.split('-').map(|h| usize::from_str_radix(h, 16));
+        if let (Some(Ok(start)), Some(Ok(end))) = (bounds.next(), bounds.next()) {
+            if n < MAX_BLOCKED_RANGES {
+                BLOCKED_START[n].store(start, Ordering::Relaxed);
+                BLOCKED_END[n].store(end, Ordering::Relaxed);
+                n += 1;
+            }
+        }
+    }
+    BLOCKED_LEN.store(n, Ordering::Release);
+}
+
+fn blocked(addr: usize) -> bool {
+    let n = BLOCKED_LEN.load(Ordering::Acquire);
+    (0..n).any(|i| {
+        addr >= BLOCKED_START[i].load(Ordering::Relaxed)
+            && addr < BLOCKED_END[i].load(Ordering::Relaxed)
+    })
+}
+
+/// True if `len` bytes at `addr` can be read, without faulting: the kernel copies them into a
+/// pipe or answers EFAULT.
+fn readable(addr: usize, len: usize) -> bool {
+    let (w, r) = (
+        PROBE_WRITE.load(Ordering::Relaxed),
+        PROBE_READ.load(Ordering::Relaxed),
+    );
+    if w < 0 {
+        return false;
+    }
+    // SAFETY: write/read are async-signal-safe; the kernel validates `addr`.
+    unsafe {
+        if libc::write(w, addr as *const libc::c_void, len) != len as isize {
+            return false;
+        }
+        let mut sink = [0u8; 16];
+        libc::read(r, sink.as_mut_ptr().cast(), len.min(sink.len()));
+    }
+    true
+}
+
+/// (pc, frame pointer) of the interrupted context.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+unsafe fn registers(ucontext: *mut libc::c_void) -> (usize, usize) {
+    let uc = ucontext as *const libc::ucontext_t;
+    // SAFETY: the kernel passes a valid ucontext to SA_SIGINFO handlers.
+    unsafe {
+        (
+            (*uc).uc_mcontext.gregs[libc::REG_RIP as usize] as usize,
+            (*uc).uc_mcontext.gregs[libc::REG_RBP as usize] as usize,
+        )
+    }
+}
+
+#[cfg(all(target_os = "linux", target_arch = "aarch64"))]
+unsafe fn registers(ucontext: *mut libc::c_void) -> (usize, usize) {
+    let uc = ucontext as *const libc::ucontext_t;
+    // SAFETY: the kernel passes a valid ucontext to SA_SIGINFO handlers.
+    unsafe {
+        (
+            (*uc).uc_mcontext.pc as usize,
+            (*uc).uc_mcontext.regs[29] as usize,
+        )
+    }
+}
+
+extern "C" fn on_sigprof(_: libc::c_int, _: *mut libc::siginfo_t, ucontext: *mut libc::c_void) {
+    // SAFETY: errno is thread-local; we restore what the interrupted code saw.
+    let errno = unsafe { *libc::__errno_location() };
+    if ACTIVE.load(Ordering::Acquire) && !ucontext.is_null() {
+        // SAFETY: ucontext comes from the kernel.
+        let (pc, fp) = unsafe { registers(ucontext) };
+        record(pc, fp);
+    }
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = errno };
+}
+
+fn record(pc: usize, mut fp: usize) {
+    if pc == 0 || blocked(pc) {
+        return;
+    }
+    let slot = &RING[NEXT_SLOT.fetch_add(1, Ordering::Relaxed) % SLOTS];
+    if slot
+        .state
+        .compare_exchange(FREE, WRITING, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        LOST.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    // SAFETY: WRITING gives this handler exclusive access to the slot.
+    let ips = unsafe { &mut *slot.ips.get() };
+    // Every address is later symbolised as `addr - 1` (right for return addresses); +1 makes
+    // the interrupted pc itself come out right, as Go does for the leaf.
+    ips[0] = pc + 1;
+    let mut depth = 1;
+    let mut previous = 0usize;
+    let word = std::mem::size_of::<usize>();
+    while depth < MAX_FRAMES {
+        // The chain must move up the stack, stay aligned and point at readable memory.
+        if fp == 0 || fp % word != 0 || fp <= previous || !readable(fp, 2 * word) {
+            break;
+        }
+        // SAFETY: just proven readable.
+        let (next, ret) = unsafe {
+            let record = fp as *const usize;
+            (record.read(), record.add(1).read())
+        };
+        if ret == 0 || blocked(ret) {
+            break;
+        }
+        ips[depth] = ret;
+        depth += 1;
+        previous = fp;
+        fp = next;
+    }
+    // SAFETY: still exclusive.
+    unsafe { *slot.depth.get() = depth };
+    slot.state.store(READY, Ordering::Release);
+}

@@ -296,3 +296,41 @@ fn record(pc: usize, mut fp: usize) {
     unsafe { *slot.depth.get() = depth };
     slot.state.store(READY, Ordering::Release);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    /// A call-free loop: the interrupted pc of its samples lies inside it.
+    #[inline(never)]
+    fn spin_leaf(deadline: Instant) -> u64 {
+        let mut acc = 0_u64;
+        while Instant::now() < deadline {
+            for i in 0..100_000_u64 {
+                acc = std::hint::black_box(acc ^ (i << 3));
+            }
+        }
+        acc
+    }
+
+    #[test]
+    fn samples_start_at_the_interrupted_function() {
+        start(199).expect("start sampler");
+        spin_leaf(Instant::now() + Duration::from_millis(600));
+        stop();
+        let mut counts = HashMap::new();
+        drain(&mut counts);
+        let start_addr = spin_leaf as fn(Instant) -> u64 as usize;
+        let in_leaf: i64 = counts
+            .iter()
+            .filter(|(stack, _)| {
+                stack
+                    .first()
+                    .is_some_and(|&pc| pc > start_addr && pc < start_addr + 4096)
+            })
+            .map(|(_, n)| n)
+            .sum();
+        assert!(in_leaf > 0, "no sample with spin_leaf as leaf: {counts:?}");
+    }
+}

@@ -24,6 +24,11 @@ pub struct TaskStack {
 
 /// Frames of the dump machinery itself, above the task's own code.
 pub fn is_dump_frame(frame: &Frame) -> bool {
+    // By source file too, for release builds whose inlined frames carry short names.
+    let file = frame.file.as_str();
+    if file.contains("/backtrace-0.") || file.contains("/src/runtime/task/trace/") {
+        return true;
+    }
     let function = frame.function.as_str();
     function.starts_with("backtrace::")
         || function.starts_with("<backtrace::")

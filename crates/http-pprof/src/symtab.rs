@@ -35,7 +35,7 @@ fn load() -> Option<SymbolTable> {
     let load_bias = mapped_base(&exe)?.checked_sub(first_segment as usize & !0xfff)?;
     let mut functions: Vec<(u64, u64, String)> = file
         .symbols()
-        .filter(|s| s.kind() == SymbolKind::Text && s.address() != 0)
+        .filter(|s| s.kind() == SymbolKind::Text && s.address() != 0 && s.size() != 0)
         .filter_map(|s| Some((s.address(), s.size(), s.name().ok()?.to_owned())))
         .collect();
     functions.sort_by_key(|f| f.0);
@@ -72,7 +72,9 @@ pub fn function_containing(addr: usize) -> Option<(&'static str, usize)> {
         .partition_point(|f| f.0 <= addr)
         .checked_sub(1)?;
     let (start, size, name) = &table.functions[idx];
-    (size == &0 || addr < start + size).then(|| (name.as_str(), *start as usize + table.load_bias))
+    // Sizeless symbols (`_fini`, linker markers) would swallow every address past the end of
+    // the executable, e.g. libc's thread entry; only a symbol that covers `addr` names it.
+    (addr < start + size).then(|| (name.as_str(), *start as usize + table.load_bias))
 }
 
 #[cfg(test)]

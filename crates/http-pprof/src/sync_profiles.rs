@@ -11,6 +11,12 @@ use crate::symbolize::Frame;
 
 /// Frames of the profiled lock and wait wrappers themselves.
 pub fn is_lock_frame(frame: &Frame) -> bool {
+    // By source file too: release builds with line-tables-only debug info name inlined frames
+    // without their module path (`lock`).
+    let file = frame.file.as_str();
+    if file.contains("/lock_api-") || file.contains("/contention/src/") {
+        return true;
+    }
     let function = frame.function.as_str();
     function.starts_with("contention::")
         || function.starts_with("<contention::")

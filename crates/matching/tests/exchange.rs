@@ -238,3 +238,53 @@ fn replay_of_recorded_commands_gives_same_digest() {
     assert_eq!(replayed.digest(), live.digest());
     assert_eq!(snapshot(&replayed), snapshot(&live));
 }
+
+/// A raw mutex that counts lock calls on the locking thread: stands in for the
+/// contention-profiling mutex that the services plug in, proving `R` really is generic.
+struct CountingRawMutex {
+    inner: parking_lot::RawMutex,
+}
+
+thread_local! {
+    static LOCKS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+// SAFETY: every operation is delegated to parking_lot's RawMutex, which upholds the contract;
+// the counter is only a side effect.
+unsafe impl lock_api::RawMutex for CountingRawMutex {
+    const INIT: Self = CountingRawMutex {
+        inner: <parking_lot::RawMutex as lock_api::RawMutex>::INIT,
+    };
+    type GuardMarker = lock_api::GuardSend;
+
+    fn lock(&self) {
+        LOCKS.with(|n| n.set(n.get() + 1));
+        self.inner.lock();
+    }
+
+    fn try_lock(&self) -> bool {
+        self.inner.try_lock()
+    }
+
+    unsafe fn unlock(&self) {
+        // SAFETY: the caller holds the lock, as `RawMutex::unlock` requires.
+        unsafe { self.inner.unlock() }
+    }
+}
+
+#[test]
+fn custom_raw_mutex_plugs_in_and_each_command_locks_once() {
+    for mode in MODES {
+        let ex: Exchange<CountingRawMutex> = Exchange::new(instruments(2), mode);
+        let cmds = stream(SymbolId(1), 1, 500, 5);
+        let mut events = Vec::new();
+        let before = LOCKS.with(std::cell::Cell::get);
+        for cmd in &cmds {
+            ex.execute(cmd, &mut events);
+        }
+        let locks = LOCKS.with(std::cell::Cell::get) - before;
+        assert_eq!(locks, cmds.len(), "{mode:?}");
+        let book = ex.lock_book(SymbolId(1)).expect("book 1");
+        assert!(book.last_trade_id() > 0);
+    }
+}

@@ -202,7 +202,8 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 
 fn json_error(path: &str, err: &serde_json::Error) -> ApiError {
     use serde_json::error::Category;
-    let at_root = path.is_empty() || path == ".";
+    // `?` is serde_path_to_error's marker for a key it could not read: not a field.
+    let at_root = path.is_empty() || path == "." || path.contains('?');
     match err.classify() {
         // A syntax error inside a field's value (e.g. an integer where an enum string belongs:
         // serde_json reports that as "expected value") is that field's fault.
@@ -329,6 +330,8 @@ mod tests {
             (r#"{"b":"x"}"#, "invalid_field", Some("a")),
             (r#"{"a":1} trailing"#, "malformed_json", None),
             (r#"{"a":-1}"#, "invalid_field", Some("a")),
+            (r#"{bad"#, "malformed_json", None),
+            (r#"{"a":tru}"#, "invalid_field", Some("a")),
         ];
         for (input, code, field) in cases {
             let err = parse_json::<Probe>(input.as_bytes()).expect_err(input);

@@ -1,6 +1,7 @@
 //! The file-based subcommands: flamegraph, diff, analyze, top and serve. Each loads its inputs,
 //! calls `profile-tools`, and writes outputs atomically (temp file, then rename), printing the
-//! paths it wrote so scripts can pick them up.
+//! paths it wrote so scripts can pick them up. [`render_flamegraph`], [`write_analysis`] and
+//! [`write_top`] are also what `simex profile` uses after a capture, so a file is made one way.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -38,17 +39,52 @@ pub fn flamegraph(
     index: SampleIndex,
     title: Option<String>,
 ) -> Result<()> {
-    let loaded = load(input, &index)?;
+    let output = output.unwrap_or_else(|| files::sibling(input, ".svg"));
+    render_flamegraph(input, &output, &index, title)?;
+    println!("{}", output.display());
+    Ok(())
+}
+
+/// Renders the profile at `input` as a flamegraph SVG at `output` (written atomically). The
+/// profile is read from its path so our file name decides its kind (heap and allocs, mutex and
+/// block are identical on the wire).
+pub fn render_flamegraph(
+    input: &Path,
+    output: &Path,
+    index: &SampleIndex,
+    title: Option<String>,
+) -> Result<()> {
+    let loaded = load(input, index)?;
     let config = FlamegraphConfig {
         title,
         service: service_of(input),
     };
     let svg = flamegraph::render(&loaded.profile, loaded.index, &config)
         .with_context(|| format!("flamegraph of {}", input.display()))?;
-    let output = output.unwrap_or_else(|| files::sibling(input, ".svg"));
-    files::write_atomically(&output, &svg)?;
-    println!("{}", output.display());
+    files::write_atomically(output, &svg)?;
     Ok(())
+}
+
+/// Analyzes the profile at `profile` (against `base` when given) and writes `{stem}_analysis.md` beside it; returns its path.
+pub fn write_analysis(
+    profile: &Path,
+    base: Option<&Path>,
+    index: &SampleIndex,
+    verbose: bool,
+) -> Result<PathBuf> {
+    let analysis = analyze(profile, base, index, verbose)?;
+    let output = files::sibling(profile, "_analysis.md");
+    files::write_atomically(&output, analysis.to_markdown().as_bytes())?;
+    Ok(output)
+}
+
+/// Writes the `go tool pprof -top`-style listing of `n` functions to `{stem}_top.txt`.
+pub fn write_top(profile: &Path, n: usize, index: &SampleIndex) -> Result<PathBuf> {
+    let loaded = load(profile, index)?;
+    let output = files::sibling(profile, "_top.txt");
+    let text = profile_tools::top::top_text(&loaded.profile, loaded.index, n);
+    files::write_atomically(&output, text.as_bytes())?;
+    Ok(output)
 }
 
 /// The default name of a diff: conventional when both inputs are captures of the same type and
@@ -142,19 +178,21 @@ pub fn analyze_all(
     let mut reports = Vec::new();
     let mut first_error = None;
     for profile in profiles {
-        match analyze(profile, base, index, verbose) {
-            Ok(analysis) => {
-                if json {
-                    reports.push(serde_json::to_value(&analysis).context("encoding JSON")?);
-                } else {
-                    let output = files::sibling(profile, "_analysis.md");
-                    files::write_atomically(&output, analysis.to_markdown().as_bytes())?;
-                    if verbose {
-                        eprintln!("analyze: wrote {}", output.display());
-                    }
-                    println!("{}", output.display());
+        let outcome = if json {
+            analyze(profile, base, index, verbose).and_then(|analysis| {
+                reports.push(serde_json::to_value(&analysis).context("encoding JSON")?);
+                Ok(())
+            })
+        } else {
+            write_analysis(profile, base, index, verbose).map(|output| {
+                if verbose {
+                    eprintln!("analyze: wrote {}", output.display());
                 }
-            }
+                println!("{}", output.display());
+            })
+        };
+        match outcome {
+            Ok(()) => {}
             Err(e) if profiles.len() > 1 => {
                 eprintln!("simex: error: {e:#}");
                 first_error.get_or_insert(e);

@@ -457,5 +457,25 @@ mod tests {
         assert_eq!(report.ok + errors, report.completed);
         assert!(report.errors.contains_key("429") && report.errors.contains_key("connect"));
         assert!(render_text(&report).contains("errors: 429="));
+        // The `--json` shape scripts rely on.
+        let json = serde_json::to_value(&report).expect("serializable");
+        for key in [
+            "requested_rate",
+            "achieved_rate",
+            "sent",
+            "ok",
+            "errors",
+            "success_ratio",
+        ] {
+            assert!(json.get(key).is_some(), "{key} in {json}");
+        }
+        for key in ["p50", "p90", "p99", "p99_9", "max", "mean"] {
+            assert!(json["latency_ms"][key].is_number(), "latency_ms.{key}");
+            assert!(
+                json["service_time_ms"][key].is_number(),
+                "service_time_ms.{key}"
+            );
+        }
+        assert!(json["errors"]["429"].is_u64());
     }
 }

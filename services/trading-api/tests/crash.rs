@@ -344,7 +344,12 @@ fn sigterm_shuts_down_cleanly_and_keeps_everything() {
 fn live_page_renders_book_trades_and_ticker_in_headless_chromium() {
     let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
         .into_iter()
-        .find(|b| Command::new(b).arg("--version").output().is_ok_and(|o| o.status.success()))
+        .find(|b| {
+            Command::new(b)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
     else {
         eprintln!("SKIPPED live page test: no chromium binary (Debian package `chromium`)");
         return;
@@ -356,27 +361,122 @@ fn live_page_renders_book_trades_and_ticker_in_headless_chromium() {
     let keys = demo_keys(&dir);
     let client = reqwest::blocking_client();
     for (key, body) in [
-        (&keys[0], json!({"symbol":"BTC-USD","side":"sell","type":"limit","price":"101.00","quantity":"0.5"})),
-        (&keys[0], json!({"symbol":"BTC-USD","side":"sell","type":"limit","price":"102.00","quantity":"0.5"})),
-        (&keys[1], json!({"symbol":"BTC-USD","side":"buy","type":"limit","price":"99.00","quantity":"0.7"})),
-        (&keys[1], json!({"symbol":"BTC-USD","side":"buy","type":"limit","price":"101.00","quantity":"0.2"})),
+        (
+            &keys[0],
+            json!({"symbol":"BTC-USD","side":"sell","type":"limit","price":"101.00","quantity":"0.5"}),
+        ),
+        (
+            &keys[0],
+            json!({"symbol":"BTC-USD","side":"sell","type":"limit","price":"102.00","quantity":"0.5"}),
+        ),
+        (
+            &keys[1],
+            json!({"symbol":"BTC-USD","side":"buy","type":"limit","price":"99.00","quantity":"0.7"}),
+        ),
+        (
+            &keys[1],
+            json!({"symbol":"BTC-USD","side":"buy","type":"limit","price":"101.00","quantity":"0.2"}),
+        ),
     ] {
-        let r = client.post(format!("{}/api/v1/orders", server.base)).header("x-api-key", key).json(&body).send().unwrap();
+        let r = client
+            .post(format!("{}/api/v1/orders", server.base))
+            .header("x-api-key", key)
+            .json(&body)
+            .send()
+            .unwrap();
         assert_eq!(r.status().as_u16(), 201);
     }
-    // Virtual time lets the page's fetches and WebSocket messages run before the DOM is dumped.
-    let output = Command::new(chromium)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=15000", "--dump-dom"])
+    let profile = dir.join("chromium-profile");
+    let mut browser = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--remote-debugging-port=0",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
         .arg(format!("{}/", server.base))
+        .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .output()
-        .expect("run chromium");
-    let dom = String::from_utf8_lossy(&output.stdout);
-    assert!(dom.contains(r#"<span id="status">live</span>"#), "page not connected:\n{dom}");
-    assert!(dom.contains("last 101.00  bid 99.00  ask 101.00"), "ticker missing:\n{dom}");
-    assert!(dom.contains(r#"<td class="ask">101.00</td><td class="ask">0.300000</td>"#), "book missing:\n{dom}");
-    assert!(dom.contains(r#"<td class="bid">0.700000</td><td class="bid">99.00</td>"#), "bids missing:\n{dom}");
-    assert!(dom.contains("<td>1</td><td>101.00</td><td>0.200000</td><td>buy</td>"), "trade missing:\n{dom}");
+        .spawn()
+        .expect("start chromium");
+    let result = std::panic::catch_unwind(|| read_page_until_live(&profile));
+    let _ = browser.kill();
+    let _ = browser.wait();
+    let page = result.expect("page check");
+    assert!(page.contains("live"), "page not connected: {page}");
+    assert!(
+        page.contains("last 101.00  bid 99.00  ask 101.00"),
+        "ticker missing: {page}"
+    );
+    assert!(page.contains("101.00|0.300000"), "asks missing: {page}");
+    assert!(page.contains("0.700000|99.00"), "bids missing: {page}");
+    assert!(
+        page.contains("1|101.00|0.200000|buy"),
+        "trade missing: {page}"
+    );
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Polls the page through the Chrome DevTools protocol until the book is drawn (bounded: 30s);
+/// returns the status, ticker and table cells as text (cells joined with `|`).
+fn read_page_until_live(profile: &Path) -> String {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use futures_util::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::Message;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        // Chromium writes its debugging port to DevToolsActivePort once it listens.
+        let port = loop {
+            assert!(Instant::now() < deadline, "chromium did not start");
+            if let Ok(text) = std::fs::read_to_string(profile.join("DevToolsActivePort")) {
+                if let Some(port) = text.lines().next().and_then(|l| l.trim().parse::<u16>().ok()) {
+                    break port;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let ws_url = loop {
+            assert!(Instant::now() < deadline, "no page target");
+            if let Ok(r) = ::reqwest::get(format!("http://127.0.0.1:{port}/json/list")).await {
+                if let Ok(targets) = r.json::<Value>().await {
+                    if let Some(url) = targets
+                        .as_array()
+                        .and_then(|t| t.iter().find(|t| t["type"] == "page"))
+                        .and_then(|t| t["webSocketDebuggerUrl"].as_str())
+                    {
+                        break url.to_owned();
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let (mut cdp, _) = tokio_tungstenite::connect_async(ws_url).await.expect("devtools socket");
+        let expression = r#"[document.getElementById('status').textContent,
+            document.getElementById('ticker').textContent,
+            ...[...document.querySelectorAll('tbody tr')].map(r => [...r.cells].map(c => c.textContent).join('|'))].join('\n')"#;
+        let mut id = 0;
+        loop {
+            id += 1;
+            let request = json!({"id": id, "method": "Runtime.evaluate", "params": {"expression": expression}});
+            cdp.send(Message::Text(request.to_string().into())).await.unwrap();
+            let text = loop {
+                let msg = tokio::time::timeout(Duration::from_secs(10), cdp.next()).await.expect("devtools reply").unwrap().unwrap();
+                if let Message::Text(t) = msg {
+                    let v: Value = serde_json::from_str(t.as_str()).unwrap();
+                    if v["id"] == id {
+                        break v["result"]["result"]["value"].as_str().unwrap_or_default().to_owned();
+                    }
+                }
+            };
+            if text.contains("101.00|0.300000") && text.contains("last 101.00") || Instant::now() > deadline {
+                return text;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
 }

@@ -131,7 +131,7 @@ impl Fetched {
     }
 
     /// Asserts a protobuf download named `filename` and writes it to a temp file.
-    fn save_profile(&self, filename: &str) -> PathBuf {
+    fn save_profile(&self, filename: &str) -> ProfileFile {
         assert_eq!(self.status, 200, "body: {}", self.text());
         assert_eq!(self.header("content-type"), "application/octet-stream");
         assert_eq!(
@@ -146,7 +146,24 @@ impl Fetched {
             SEQ.fetch_add(1, Ordering::Relaxed)
         ));
         std::fs::write(&path, &self.body).expect("write profile");
-        path
+        ProfileFile(path)
+    }
+}
+
+/// A downloaded profile on disk, removed when dropped.
+struct ProfileFile(PathBuf);
+
+impl std::ops::Deref for ProfileFile {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for ProfileFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
     }
 }
 

@@ -463,7 +463,7 @@ impl OrderBook {
                 order_count: count,
             });
             if count == 0 {
-                book.remove_level(level_slot);
+                book.level_emptied(level_slot);
             }
         }
         qty
@@ -592,7 +592,7 @@ impl OrderBook {
             count: level.count,
         };
         if empty {
-            ladder.remove_level(level_slot);
+            ladder.level_emptied(level_slot);
         }
         state
     }

@@ -5,6 +5,12 @@
 //! searches). The sorted index is a `Vec<(key, slot)>` where `key` orders both sides the same
 //! way (bids by price, asks by `u64::MAX - price`); the best level is `index.last()`, and new
 //! levels, which mostly appear near the touch, are inserted with a short `memmove` near the end.
+//!
+//! A level that empties away from the touch stays in the index, empty, so that orders coming
+//! back to that price (amends moving up and down a deep book) reuse it instead of paying a
+//! `memmove` to delete and another to re-insert. Invariant: the *last* index entry is never
+//! empty, so the best level is still `index.last()`. Empty levels are skipped by iteration and
+//! swept out once they outnumber the live ones (amortised O(1)).
 
 use std::collections::HashMap;
 
@@ -38,10 +44,15 @@ pub(crate) struct Ladder {
     free: Vec<u32>,
     /// `(key, level slot)` sorted by key ascending: the best level is last.
     index: Vec<(u64, u32)>,
-    /// Price to level slot: finding an existing level (the common case when an order rests)
-    /// is one hash probe instead of a binary search.
+    /// Price to level slot for every level in `index` (empty ones too): finding an existing
+    /// level (the common case when an order rests) is one hash probe, not a binary search.
     by_price: HashMap<u64, u32, BuildIdHasher>,
+    /// Empty levels kept in `index`.
+    empty: usize,
 }
+
+/// Empty levels tolerated before a sweep, beyond one per live level.
+const EMPTY_SLACK: usize = 64;
 
 impl Ladder {
     /// An empty side with room for `levels` price levels.
@@ -52,6 +63,7 @@ impl Ladder {
             free: Vec::with_capacity(levels),
             index: Vec::with_capacity(levels),
             by_price: HashMap::with_capacity_and_hasher(levels, BuildIdHasher::default()),
+            empty: 0,
         }
     }
 
@@ -70,14 +82,18 @@ impl Ladder {
         self.index.last().map(|&(_, slot)| slot)
     }
 
-    /// Level slots from best to worst.
+    /// Slots of the non-empty levels from best to worst.
     pub fn iter_best_first(&self) -> impl Iterator<Item = u32> + '_ {
-        self.index.iter().rev().map(|&(_, slot)| slot)
+        self.index
+            .iter()
+            .rev()
+            .map(|&(_, slot)| slot)
+            .filter(|&slot| self.levels[slot as usize].count > 0)
     }
 
-    /// Number of price levels.
+    /// Number of non-empty price levels.
     pub fn len(&self) -> usize {
-        self.index.len()
+        self.index.len() - self.empty
     }
 
     /// The level in `slot`.
@@ -108,15 +124,20 @@ impl Ladder {
         self.index.binary_search_by(|&(k, _)| k.cmp(&key))
     }
 
-    /// Slot of the level at `price`, if it exists.
+    /// Slot of the level at `price`, if it exists (it may be empty).
     pub fn find(&self, price: u64) -> Option<u32> {
         self.by_price.get(&price).copied()
     }
 
-    /// Slot of the level at `price`, creating an empty one if needed.
+    /// Slot of the level at `price`, creating an empty one if needed. The caller must put an
+    /// order in it before anything else looks at the ladder (an empty best level would break
+    /// the invariant).
     #[inline]
     pub fn find_or_create(&mut self, price: u64) -> u32 {
         if let Some(&slot) = self.by_price.get(&price) {
+            if self.levels[slot as usize].count == 0 {
+                self.empty -= 1;
+            }
             return slot;
         }
         match self.search(price) {
@@ -147,15 +168,52 @@ impl Ladder {
         }
     }
 
-    /// Removes the (empty) level in `slot` from the index and frees it.
+    /// Called when the level in `slot` has just become empty. At the touch it is removed (with
+    /// any empty levels behind it, so the best level stays last and non-empty); elsewhere it
+    /// is kept for reuse until empty levels outnumber live ones.
     #[inline]
-    pub fn remove_level(&mut self, slot: u32) {
-        let price = self.levels[slot as usize].price;
-        if let Ok(pos) = self.search(price) {
-            self.index.remove(pos);
-            self.by_price.remove(&price);
-            self.free.push(slot);
+    pub fn level_emptied(&mut self, slot: u32) {
+        if self.index.last().map(|&(_, s)| s) != Some(slot) {
+            self.empty += 1;
+            if self.empty > self.index.len() - self.empty + EMPTY_SLACK {
+                self.sweep();
+            }
+            return;
         }
+        while let Some(&(_, last)) = self.index.last() {
+            let level = &self.levels[last as usize];
+            if level.count > 0 {
+                break;
+            }
+            if last != slot {
+                self.empty -= 1;
+            }
+            self.by_price.remove(&level.price);
+            self.index.pop();
+            self.free.push(last);
+        }
+    }
+
+    /// Drops every empty level from the index.
+    #[cold]
+    fn sweep(&mut self) {
+        let Ladder {
+            levels,
+            free,
+            index,
+            by_price,
+            ..
+        } = self;
+        index.retain(|&(_, slot)| {
+            let level = &levels[slot as usize];
+            if level.count > 0 {
+                return true;
+            }
+            by_price.remove(&level.price);
+            free.push(slot);
+            false
+        });
+        self.empty = 0;
     }
 
     /// Appends the order in `order` (already in the arena) to the back of level `slot`.

@@ -506,3 +506,44 @@ fn zero_tick_and_lot_instrument_does_not_panic() {
     let ev = run(&mut b, limit(1, 1, Side::Buy, 1001, 3));
     assert_eq!(ev[0], accepted(1));
 }
+
+#[test]
+fn levels_emptied_away_from_the_touch_are_reused_and_swept() {
+    let mut b = book();
+    // 300 bid levels, then cancel all but the best: far more empty levels than live ones.
+    for i in 0..300u64 {
+        run(&mut b, limit(i + 1, 1, Side::Buy, 5000 - 10 * i, 5));
+    }
+    for i in 1..300u64 {
+        run(&mut b, cancel(i + 1, 1));
+    }
+    assert_eq!(
+        b.depth(Side::Buy, usize::MAX),
+        vec![(Price(5000), Qty(5), 1)]
+    );
+    let mut fresh = book();
+    run(&mut fresh, limit(1, 1, Side::Buy, 5000, 5));
+    assert_eq!(
+        b.digest(),
+        fresh.digest(),
+        "empty levels must not show in the digest"
+    );
+    // Prices that were emptied (and swept) work again, in the right order.
+    run(&mut b, limit(400, 1, Side::Buy, 4000, 5));
+    run(&mut b, limit(401, 1, Side::Buy, 4990, 5));
+    assert_eq!(
+        b.depth(Side::Buy, usize::MAX),
+        vec![
+            (Price(5000), Qty(5), 1),
+            (Price(4990), Qty(5), 1),
+            (Price(4000), Qty(5), 1)
+        ]
+    );
+    // Sweeping the book from the touch removes everything, then the side is empty.
+    let ev = run(&mut b, market(500, 2, Side::Sell, 15, TimeInForce::Ioc));
+    assert_eq!(ev.last(), Some(&done(500, DoneReason::Expired, 5)));
+    assert_eq!(b.best_bid(), Some((Price(4000), Qty(5))));
+    run(&mut b, cancel(400, 1));
+    assert_eq!(b.best_bid(), None);
+    assert_eq!(b.depth(Side::Buy, usize::MAX), vec![]);
+}

@@ -36,11 +36,17 @@ enum Raw {
 }
 
 fn raw() -> impl Strategy<Value = Raw> {
+    raw_over(12, 6)
+}
+
+/// Commands with price ticks in `0..ticks` and submits weighted `submit_weight` to 2 cancels
+/// and 2 amends.
+fn raw_over(ticks: u64, submit_weight: u32) -> impl Strategy<Value = Raw> {
     prop_oneof![
-        6 => (any::<bool>(), 0u8..10, 0u64..12, 0u64..12, 1u64..4, prop::option::weighted(0.05, 0u64..40))
+        submit_weight => (any::<bool>(), 0u8..10, 0u64..ticks, 0u64..12, 1u64..4, prop::option::weighted(0.05, 0u64..40))
             .prop_map(|(side, kind, tick, lots, account, reuse_id)| Raw::Submit { side, kind, tick, lots, account, reuse_id }),
         2 => (0u64..60, 1u64..4).prop_map(|(target, account)| Raw::Cancel { target, account }),
-        2 => (0u64..60, 1u64..4, prop::option::of(0u64..12), prop::option::of(0u64..12))
+        2 => (0u64..60, 1u64..4, prop::option::of(0u64..ticks), prop::option::of(0u64..12))
             .prop_map(|(target, account, tick, lots)| Raw::Amend { target, account, tick, lots }),
     ]
 }
@@ -230,6 +236,17 @@ proptest! {
 
     #[test]
     fn engine_matches_reference(cmds in prop::collection::vec(raw(), 1..200)) {
+        run(&cmds);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 150, ..ProptestConfig::default() })]
+
+    /// A deep book (up to 400 prices) where levels empty away from the touch and are reused
+    /// or swept; cancels/amends aim at the first 60 ids, so many target live orders.
+    #[test]
+    fn engine_matches_reference_on_deep_books(cmds in prop::collection::vec(raw_over(400, 3), 1..400)) {
         run(&cmds);
     }
 }

@@ -228,11 +228,10 @@ pub fn capture(req: &CaptureRequest, progress: Option<&MultiProgress>) -> Result
     let bar = match progress {
         Some(multi) if seconds > 0 => {
             let bar = multi.add(ProgressBar::new(seconds));
-            let style = ProgressStyle::with_template(
-                "{spinner} {msg:<28} [{bar:30}] {pos:>3}/{len} s",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
+            let style =
+                ProgressStyle::with_template("{spinner} {msg:<28} [{bar:30}] {pos:>3}/{len} s")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> ");
             bar.set_style(style);
             bar.set_message(format!("{kind} profile of {service}"));
             bar.enable_steady_tick(Duration::from_millis(120));
@@ -248,6 +247,14 @@ pub fn capture(req: &CaptureRequest, progress: Option<&MultiProgress>) -> Result
         bar.finish_and_clear();
     }
     let (status, body) = fetched?;
+    if status == 404 {
+        bail!(
+            "{base} has no {} (HTTP 404): not a simex service, or one built without the pprof \
+             endpoints (rebuild with `make build`). Ports: {}",
+            req.profile_type.endpoint(req.seconds),
+            port_hint(req.ports)
+        );
+    }
     if status != 200 {
         let text = String::from_utf8_lossy(&body);
         let text: String = text.trim().chars().take(300).collect();
@@ -271,14 +278,13 @@ pub fn capture(req: &CaptureRequest, progress: Option<&MultiProgress>) -> Result
     let stem = fresh_stem(&req.out_dir, kind, &service);
     let profile_path = req.out_dir.join(format!("{stem}.pb.gz"));
     files::write_atomically(&profile_path, &body)?;
-    finish(&profile_path, req)
-        .inspect_err(|_| {
-            // The profile itself is whole and worth keeping; say what is missing.
-            eprintln!(
-                "kept {}; derived files failed (`simex flamegraph` / `simex analyze` can retry)",
-                profile_path.display()
-            );
-        })
+    finish(&profile_path, req).inspect_err(|_| {
+        // The profile itself is whole and worth keeping; say what is missing.
+        eprintln!(
+            "kept {}; derived files failed (`simex flamegraph` / `simex analyze` can retry)",
+            profile_path.display()
+        );
+    })
 }
 
 /// The files made from a captured profile.

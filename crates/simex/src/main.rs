@@ -1,18 +1,31 @@
 //! `simex`: the command a user types. Each subcommand is parsed here and handed to a small
-//! function in [`toolkit`] that calls the `profile-tools` library; service management
-//! (`up`/`down`/`status`) and capture (`profile`) will slot in as further subcommands and
-//! modules beside it.
+//! function in a module beside it:
+//! - [`supervisor`]: `up`, `down`, `status`, `logs` (and the hidden `supervise` loop) run the
+//!   three services natively.
+//! - [`capture`]: `profile` fetches a profile from a running service and makes its files.
+//! - [`toolkit`]: `flamegraph`, `diff`, `analyze`, `top`, `serve` over any pprof file.
+//! - [`services`]: the service names and their ports (one base port).
 //!
-//! Exit codes: 0 success, 1 runtime failure (bad input, unwritable output), 2 usage error
-//! (clap).
+//! Exit codes: 0 success, 1 runtime failure (bad input, service not running, unwritable output;
+//! `status` when a service is down), 2 usage error (clap).
 
+mod capture;
+mod services;
+mod supervisor;
 mod toolkit;
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
 use profile_tools::SampleIndex;
+
+use capture::{CaptureRequest, ProfileType};
+use services::{port_hint, Ports, DEFAULT_BASE_PORT};
+use supervisor::Layout;
 
 /// The simex command line.
 #[derive(Debug, Parser)]
@@ -22,8 +35,124 @@ struct Cli {
     command: Command,
 }
 
+/// Where `up` and friends keep state, logs and data, find binaries, and which ports they use.
+#[derive(Debug, Clone, Args)]
+struct RunArgs {
+    /// Pid and status files of the supervisor.
+    #[arg(long, env = "SIMEX_STATE_DIR", default_value = ".simex")]
+    state_dir: PathBuf,
+    /// One log file per service.
+    #[arg(long, env = "SIMEX_LOG_DIR", default_value = "logs")]
+    log_dir: PathBuf,
+    /// One data directory per service (trading-api's journal and demo keys).
+    #[arg(long, env = "SIMEX_DATA_ROOT", default_value = "data")]
+    data_dir: PathBuf,
+    /// Directory with the trading-api, market-sim and order-flow binaries; default: beside this
+    /// simex, then $CARGO_TARGET_DIR/release, then target/release.
+    #[arg(long, env = "SIMEX_BIN_DIR")]
+    bin_dir: Option<PathBuf>,
+    /// trading-api's port; market-sim and order-flow take the next two.
+    #[arg(long, env = "SIMEX_BASE_PORT", default_value_t = DEFAULT_BASE_PORT)]
+    base_port: u16,
+}
+
+impl RunArgs {
+    /// The validated layout. The binary directory is only looked for when `need_bins`.
+    fn layout(&self, need_bins: bool) -> Result<Layout> {
+        let bin_dir = match (&self.bin_dir, need_bins) {
+            (Some(dir), _) => dir.clone(),
+            (None, true) => supervisor::default_bin_dir()?,
+            (None, false) => PathBuf::from("target/release"),
+        };
+        Layout::new(
+            &self.state_dir,
+            &self.log_dir,
+            &self.data_dir,
+            &bin_dir,
+            Ports::new(self.base_port)?,
+        )
+    }
+}
+
+/// `simex profile` flags.
+#[derive(Debug, Clone, Args)]
+struct ProfileArgs {
+    /// Profile type (goroutine = tokio tasks).
+    #[arg(long = "type", short = 't', value_enum, default_value_t = ProfileType::Cpu)]
+    profile_type: ProfileType,
+    /// Capture length in seconds; default 30 for cpu and allocs, a snapshot (0) for the others.
+    #[arg(long, short = 's')]
+    seconds: Option<u64>,
+    /// Every type from every running service (cpu and allocs over --seconds, default 30).
+    #[arg(long, conflicts_with_all = ["profile_type", "port", "service"])]
+    all: bool,
+    /// The service's port (default: trading-api's).
+    #[arg(long, short = 'p', conflicts_with = "service")]
+    port: Option<u16>,
+    /// The service by name: trading-api, market-sim or order-flow.
+    #[arg(long)]
+    service: Option<String>,
+    /// Host the service runs on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Where the files go.
+    #[arg(long, env = "SIMEX_PROFILE_DIR", default_value = "flamegraphs")]
+    out_dir: PathBuf,
+    /// Functions in the `_top.txt` listing.
+    #[arg(long, default_value_t = 25)]
+    top: usize,
+    /// No progress bar (it is also off when stderr is not a terminal).
+    #[arg(long)]
+    no_progress: bool,
+    /// trading-api's port; market-sim and order-flow take the next two.
+    #[arg(long, env = "SIMEX_BASE_PORT", default_value_t = DEFAULT_BASE_PORT)]
+    base_port: u16,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Start trading-api, market-sim and order-flow in the background (supervised: restarted if
+    /// they die) and wait until each is ready.
+    Up {
+        #[command(flatten)]
+        run: RunArgs,
+        /// Seconds to wait for all three to be ready.
+        #[arg(long, default_value_t = 90)]
+        timeout: u64,
+    },
+    /// Stop the services started by `up` (graceful: each drains, then is killed after 15 s).
+    Down {
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Show each service's pid, restarts and /health; exits 1 if any is down.
+    Status {
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Print the services' logs (or one service's); `-f` keeps following.
+    Logs {
+        /// trading-api, market-sim, order-flow or supervisor; default: the three services.
+        service: Option<String>,
+        /// Keep printing what is appended (Ctrl-C to stop).
+        #[arg(short, long)]
+        follow: bool,
+        /// Lines of each log to show first.
+        #[arg(short = 'n', long, default_value_t = 40)]
+        lines: usize,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// The supervisor loop that `up` starts in the background.
+    #[command(hide = true)]
+    Supervise {
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Capture a profile from a running service: writes
+    /// `{type}_profile_{service}_{time}.pb.gz`, its `.svg` flamegraph, `_top.txt`, and for CPU
+    /// the `_analysis.md` report.
+    Profile(ProfileArgs),
     /// Render a pprof profile (gzip'd or raw, any sample type) as an interactive SVG flamegraph.
     Flamegraph {
         /// The profile (`.pb.gz`, `.pprof`, `.pb`).
@@ -101,6 +230,29 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Up { run, timeout } => run
+            .layout(true)
+            .and_then(|layout| supervisor::up(&layout, Duration::from_secs(timeout))),
+        Command::Down { run } => run
+            .layout(false)
+            .and_then(|layout| supervisor::down(&layout, Duration::from_secs(90))),
+        Command::Status { run } => match run.layout(false).and_then(|l| supervisor::status(&l)) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::FAILURE,
+            Err(e) => Err(e),
+        },
+        Command::Logs {
+            service,
+            follow,
+            lines,
+            run,
+        } => run
+            .layout(false)
+            .and_then(|l| supervisor::logs(&l, service.as_deref(), lines, follow)),
+        Command::Supervise { run } => run
+            .layout(true)
+            .and_then(|layout| supervisor::supervise(&layout)),
+        Command::Profile(args) => profile(&args),
         Command::Flamegraph {
             input,
             output,
@@ -140,4 +292,90 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `simex profile`: one capture, or `--all` of them.
+fn profile(args: &ProfileArgs) -> Result<()> {
+    let ports = Ports::new(args.base_port)?;
+    let progress =
+        (!args.no_progress && std::io::stderr().is_terminal()).then(indicatif::MultiProgress::new);
+    let request = |profile_type: ProfileType, port: u16| CaptureRequest {
+        profile_type,
+        seconds: args
+            .seconds
+            .filter(|_| profile_type.default_seconds() > 0 || !args.all)
+            .unwrap_or_else(|| profile_type.default_seconds()),
+        host: args.host.clone(),
+        port,
+        ports,
+        out_dir: args.out_dir.clone(),
+        top: args.top,
+    };
+    if !args.all {
+        let port = match (&args.service, args.port) {
+            (Some(name), _) => ports.port_of(name).with_context(|| {
+                format!("unknown service {name:?}; services: {}", port_hint(ports))
+            })?,
+            (None, Some(port)) => port,
+            (None, None) => ports.base,
+        };
+        let captured = capture::capture(&request(args.profile_type, port), progress.as_ref())?;
+        capture::report(&captured);
+        return Ok(());
+    }
+    // --all: each running service in its own thread (their captures overlap in time), the types
+    // of one service one after another.
+    let running: Vec<(&str, u16)> = ports
+        .all()
+        .filter(|(name, port)| {
+            let up = supervisor::http_ok(
+                &format!("http://{}:{port}/health", args.host),
+                Duration::from_secs(2),
+            );
+            if !up {
+                eprintln!("skipping {name}: not running on port {port}");
+            }
+            up
+        })
+        .collect();
+    if running.is_empty() {
+        bail!(
+            "no service is running on {} ({}); start them with `make up`",
+            args.host,
+            port_hint(ports)
+        );
+    }
+    let failures = std::thread::scope(|scope| {
+        let handles: Vec<_> = running
+            .iter()
+            .map(|&(name, port)| {
+                let progress = progress.clone();
+                let request = &request;
+                scope.spawn(move || {
+                    let mut failed = 0;
+                    for profile_type in ProfileType::ALL {
+                        match capture::capture(&request(profile_type, port), progress.as_ref()) {
+                            Ok(captured) => capture::report(&captured),
+                            Err(err) => {
+                                failed += 1;
+                                eprintln!(
+                                    "simex: {} profile of {name} failed: {err:#}",
+                                    profile_type.name()
+                                );
+                            }
+                        }
+                    }
+                    failed
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or(1))
+            .sum::<usize>()
+    });
+    if failures > 0 {
+        bail!("{failures} capture(s) failed (see above)");
+    }
+    Ok(())
 }

@@ -66,9 +66,8 @@ impl Layout {
         bin_dir: &Path,
         ports: Ports,
     ) -> Result<Self> {
-        let abs = |p: &Path| {
-            std::path::absolute(p).with_context(|| format!("resolving {}", p.display()))
-        };
+        let abs =
+            |p: &Path| std::path::absolute(p).with_context(|| format!("resolving {}", p.display()));
         Ok(Self {
             state_dir: abs(state_dir)?,
             log_dir: abs(log_dir)?,
@@ -408,7 +407,10 @@ pub fn up(layout: &Layout, ready_timeout: Duration) -> Result<()> {
             if let Some(exit) = supervisor_exit {
                 eprintln!("--- last lines of the supervisor's log ---");
                 eprintln!("{}", tail_lines(&layout.log_file("supervisor"), 10));
-                bail!("the supervisor exited ({exit}) before {} was ready", spec.name);
+                bail!(
+                    "the supervisor exited ({exit}) before {} was ready",
+                    spec.name
+                );
             }
             // Do not leave a half-started exchange behind.
             let _ = down(layout, Duration::from_secs(60));
@@ -447,7 +449,10 @@ fn log_display(path: &Path) -> String {
 /// `simex down`: ask the supervisor to stop everything, and wait for it.
 pub fn down(layout: &Layout, timeout: Duration) -> Result<()> {
     let Some(pid) = running_supervisor(layout) else {
-        println!("simex is not running (no supervisor for {})", layout.state_dir.display());
+        println!(
+            "simex is not running (no supervisor for {})",
+            layout.state_dir.display()
+        );
         return Ok(());
     };
     send_signal(pid, libc::SIGTERM);
@@ -456,7 +461,10 @@ pub fn down(layout: &Layout, timeout: Duration) -> Result<()> {
         std::thread::sleep(Duration::from_millis(100));
     }
     if process_alive(pid) {
-        bail!("supervisor {pid} did not stop within {timeout:?}; see {}", layout.log_file("supervisor").display());
+        bail!(
+            "supervisor {pid} did not stop within {timeout:?}; see {}",
+            layout.log_file("supervisor").display()
+        );
     }
     println!("simex stopped");
     Ok(())
@@ -534,7 +542,10 @@ pub fn logs(layout: &Layout, service: Option<&str>, lines: usize, follow: bool) 
             layout.log_dir.display()
         );
     }
-    while follow {
+    if !follow {
+        return Ok(());
+    }
+    loop {
         std::thread::sleep(Duration::from_millis(250));
         for (name, path, offset) in offsets.iter_mut() {
             let Ok(mut file) = fs::File::open(&*path) else {
@@ -561,7 +572,6 @@ pub fn logs(layout: &Layout, service: Option<&str>, lines: usize, follow: bool) 
             }
         }
     }
-    Ok(())
 }
 
 /// A service the supervisor is running.
@@ -603,16 +613,19 @@ pub fn supervise(layout: &Layout) -> Result<()> {
         .collect();
 
     // Start in order, each after the previous one is ready: the simulators need trading-api's keys.
-    for service in services.iter_mut() {
+    for i in 0..services.len() {
         if stop.load(Ordering::Relaxed) {
             break;
         }
+        let service = &mut services[i];
         if let Err(err) = start_service(layout, service) {
             eprintln!("supervisor: {err:#}; retrying in 5 s");
             service.restart_at = Some(Instant::now() + Duration::from_secs(5));
             continue;
         }
         let url = format!("http://127.0.0.1:{}/ready", service.spec.port);
+        write_status(layout, &services_status(&services))?;
+        let service = &services[i];
         if !wait_http_ok(&url, Duration::from_secs(60), || {
             stop.load(Ordering::Relaxed)
         }) {

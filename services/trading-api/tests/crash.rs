@@ -220,8 +220,15 @@ fn trade_until_killed(
                         let id = r.json()["order_id"].as_u64().unwrap();
                         acked.lock().unwrap().push((key.clone(), id));
                     }
-                    Ok(r) => assert!(r.status().is_client_error(), "unexpected {}", r.status()),
-                    Err(_) => return, // the server is gone
+                    Ok(r) => {
+                        assert!(r.status().is_client_error(), "unexpected {}", r.status());
+                        eprintln!("client {n}: {} {}", r.status(), r.json());
+                    }
+                    Err(err) => {
+                        // Expected once the server is killed.
+                        eprintln!("client {n} stops after {i} orders: {err}");
+                        return;
+                    }
                 }
             }
         }));
@@ -248,10 +255,8 @@ fn crash_cycles(sync: &str, cycles: usize) {
             &keys,
             Duration::from_millis(700 + 300 * cycle as u64),
         );
-        assert!(
-            !acked.is_empty(),
-            "cycle {cycle}: no order was acknowledged"
-        );
+        eprintln!("{sync} cycle {cycle}: {} orders acknowledged before SIGKILL", acked.len());
+        assert!(acked.len() >= 20, "cycle {cycle}: only {} orders acknowledged", acked.len());
         all_acked.extend(acked);
 
         // Restart: every acknowledged order survived.

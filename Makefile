@@ -36,6 +36,135 @@ fmt: ## Format the code
 bench: ## Criterion benchmarks of the matching engine against two peer order books
 	$(CARGO) bench -p matching
 
+##@ Run the exchange (natively, supervised; no Docker needed)
+
+# The simex binary the targets below use; built on demand (a no-op when up to date).
+SIMEX := $(CARGO_TARGET_DIR)/release/simex
+SERVICE_BINS := -p trading-api -p market-sim -p order-flow -p simex
+# BASE_PORT=18080 moves all three services (trading-api on it, the others on the next two).
+ifdef BASE_PORT
+export SIMEX_BASE_PORT := $(BASE_PORT)
+endif
+DEMO_DURATION ?= 45s
+DEMO_RATE ?= 500
+DEMO_LOAD_LOG ?= $(or $(SIMEX_LOG_DIR),logs)/load-generator.log
+
+.PHONY: have-cargo
+have-cargo:
+	@command -v $(CARGO) >/dev/null 2>&1 || { echo "error: cargo not found: install Rust from https://rustup.rs (or run make deps)" >&2; exit 1; }
+
+.PHONY: simex-bin
+simex-bin: have-cargo
+	@$(CARGO) build --release --quiet -p simex
+
+.PHONY: service-bins
+service-bins: have-cargo
+	$(CARGO) build --release $(SERVICE_BINS)
+
+.PHONY: up
+up: service-bins ## Build and start trading-api, market-sim, order-flow; wait until ready (BASE_PORT moves them)
+	@$(SIMEX) up
+
+.PHONY: down
+down: simex-bin ## Stop the services started by `make up` (graceful drain)
+	@$(SIMEX) down
+
+.PHONY: status
+status: simex-bin ## Each service's pid, restarts and /health
+	@$(SIMEX) status
+
+.PHONY: logs
+logs: simex-bin ## Show the services' logs (SERVICE=name for one, FOLLOW=1 to keep following)
+	@$(SIMEX) logs $(SERVICE) $(if $(FOLLOW),--follow)
+
+.PHONY: demo
+demo: service-bins ## Services plus load: up, DEMO_DURATION of orders at DEMO_RATE/s, a CPU profile under load
+	@$(SIMEX) status >/dev/null 2>&1 || $(SIMEX) up
+	@if [ ! -x scripts/load-generator.sh ]; then echo "error: scripts/load-generator.sh is missing; the services are up, send load yourself" >&2; exit 1; fi
+	@echo "sending $(DEMO_RATE) orders/s for $(DEMO_DURATION) while capturing a 30 s CPU profile of trading-api..."
+	@mkdir -p $(dir $(DEMO_LOAD_LOG)); scripts/load-generator.sh --rate $(DEMO_RATE) --duration $(DEMO_DURATION) --quiet > $(DEMO_LOAD_LOG) 2>&1 & load=$$!; \
+	sleep 3; \
+	$(SIMEX) profile --type cpu --seconds 30 --service trading-api --out-dir $(PROFILE_DIR); profiled=$$?; \
+	wait $$load; loaded=$$?; \
+	echo "--- load report ($(DEMO_LOAD_LOG)) ---"; cat $(DEMO_LOAD_LOG); \
+	[ $$profiled -eq 0 ] && [ $$loaded -eq 0 ] || exit 1; \
+	echo; echo "next: make profile-view, make profile-serve (http://127.0.0.1:$(GALLERY_PORT)), make down"
+
+##@ Profiling (flamegraphs/; PORT=8081 or SERVICE=market-sim picks the service, default trading-api)
+
+PROFILE_SECONDS ?= 30
+PROFILE_DIR ?= flamegraphs
+export PROFILE_DIR
+GALLERY_PORT ?= 8888
+TARGET_ARGS = $(if $(SERVICE),--service $(SERVICE),$(if $(PORT),--port $(PORT))) --out-dir $(PROFILE_DIR)
+
+.PHONY: profile-cpu
+profile-cpu: simex-bin ## CPU profile over PROFILE_SECONDS (30) + flamegraph + top + analysis
+	@$(SIMEX) profile --type cpu --seconds $(PROFILE_SECONDS) $(TARGET_ARGS)
+
+.PHONY: profile-cpu-long
+profile-cpu-long: simex-bin ## CPU profile over 60 s
+	@$(SIMEX) profile --type cpu --seconds 60 $(TARGET_ARGS)
+
+.PHONY: profile-heap
+profile-heap: simex-bin ## Heap snapshot (live allocations, jemalloc) + flamegraph
+	@$(SIMEX) profile --type heap $(TARGET_ARGS)
+
+.PHONY: profile-goroutine
+profile-goroutine: simex-bin ## Tokio tasks snapshot (Go's goroutine profile) + flamegraph
+	@$(SIMEX) profile --type goroutine $(TARGET_ARGS)
+
+.PHONY: profile-allocs
+profile-allocs: simex-bin ## Allocations made during PROFILE_SECONDS (30) + flamegraph
+	@$(SIMEX) profile --type allocs --seconds $(PROFILE_SECONDS) $(TARGET_ARGS)
+
+.PHONY: profile-block
+profile-block: simex-bin ## Time blocked waiting (since start) + flamegraph
+	@$(SIMEX) profile --type block $(TARGET_ARGS)
+
+.PHONY: profile-mutex
+profile-mutex: simex-bin ## Lock contention (since start) + flamegraph
+	@$(SIMEX) profile --type mutex $(TARGET_ARGS)
+
+.PHONY: profile-all
+profile-all: simex-bin ## Every profile type from every running service (cpu/allocs over PROFILE_SECONDS)
+	@$(SIMEX) profile --all --seconds $(PROFILE_SECONDS) --out-dir $(PROFILE_DIR)
+
+.PHONY: profile-view
+profile-view: ## Open the newest flamegraph of each type in a browser (prints the paths if there is none)
+	@scripts/profile-view.sh
+
+.PHONY: profile-serve
+profile-serve: ## Gallery of every profile, flamegraph, diff and report on GALLERY_PORT (8888; BIND=0.0.0.0 for remote)
+	@scripts/serve-flamegraphs.sh $(GALLERY_PORT)
+
+.PHONY: profile-analyze
+profile-analyze: ## Analyze the newest CPU profile (or PROFILE=path) into {stem}_analysis.md
+	@scripts/profile-analyze.sh $(PROFILE)
+
+.PHONY: profile-diff
+profile-diff: ## Differential flamegraph of BASE=... NEW=... (default: the newest two CPU profiles of one service)
+	@scripts/profile-diff.sh $(BASE) $(NEW)
+
+.PHONY: profile-clean
+profile-clean: ## Delete captured profiles, flamegraphs, reports and diffs in PROFILE_DIR
+	@if [ -d $(PROFILE_DIR) ]; then \
+		n=$$(find $(PROFILE_DIR) -maxdepth 1 -type f \( -name '*.pb.gz' -o -name '*.pprof' -o -name '*.svg' -o -name '*_analysis.md' -o -name '*_top.txt' -o -name 'diff_*.txt' -o -name '.*.tmp' \) -print -delete | wc -l); \
+		echo "removed $$n files from $(PROFILE_DIR)/"; \
+	else echo "nothing to clean: no $(PROFILE_DIR)/"; fi
+
+.PHONY: profile-help
+profile-help: ## The profiling targets and their variables
+	@awk 'BEGIN {FS = ":.*##"} /^(profile-[a-z-]+|demo):.*##/ {printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo
+	@echo "Variables: PORT=8081 or SERVICE=market-sim (which service), PROFILE_SECONDS=30,"
+	@echo "  PROFILE_DIR=flamegraphs, PROFILE=file (analyze), BASE=... NEW=... (diff),"
+	@echo "  GALLERY_PORT=8888 and BIND=0.0.0.0 (serve), BASE_PORT=8080 (where the services run)."
+	@echo "Scripts: scripts/generate-flamegraph.sh [type] [seconds] [port], scripts/serve-flamegraphs.sh [port]"
+	@echo "Guide: docs/FLAMEGRAPH_GUIDE.md"
+
+##@ Help
+
 .PHONY: help
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*##"} /^##@/ {printf "\n\033[1m%s\033[0m\n", substr($$0, 5)} /^[a-zA-Z0-9_-]+:.*##/ {printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)

@@ -16,7 +16,7 @@ use common::streams::{instrument, BenchCmd, Generator, Rng, MID};
 use matching::{Exchange, LockingMode, OrderBook, Side, SymbolId, TimeInForce};
 
 const SYMBOLS: u32 = 8;
-const TOTAL: usize = 400_000;
+const TOTAL: usize = 2_000_000;
 
 /// Which symbols a thread sends commands for.
 #[derive(Clone, Copy)]
@@ -103,8 +103,9 @@ fn run(mode: LockingMode, streams: &[Arc<Vec<BenchCmd>>]) -> f64 {
             })
         })
         .collect();
-    barrier.wait();
+    // Clock first: a worker may run to completion before this thread is scheduled again.
     let start = Instant::now();
+    barrier.wait();
     for h in handles {
         h.join().expect("bench thread");
     }

@@ -24,9 +24,15 @@ pub enum LockingMode {
 
 /// The books, in the layout the locking mode asks for.
 enum Books<R: RawMutex> {
-    PerSymbol(Vec<Mutex<R, OrderBook>>),
+    PerSymbol(Vec<LinePadded<Mutex<R, OrderBook>>>),
     Global(Mutex<R, Vec<OrderBook>>),
 }
+
+/// Keeps each per-symbol mutex (and the book header beside it) on cache lines of its own, so
+/// threads working on neighbouring symbols do not invalidate each other's lines (128 bytes:
+/// adjacent-line prefetchers pull lines in pairs).
+#[repr(align(128))]
+struct LinePadded<T>(T);
 
 /// All instruments' order books.
 ///
@@ -58,7 +64,9 @@ impl<R: RawMutex> Exchange<R> {
             .enumerate()
             .map(|(i, inst)| OrderBook::new(SymbolId(i as u32), inst.clone()));
         let books = match mode {
-            LockingMode::PerSymbol => Books::PerSymbol(books.map(Mutex::new).collect()),
+            LockingMode::PerSymbol => {
+                Books::PerSymbol(books.map(|book| LinePadded(Mutex::new(book))).collect())
+            }
             LockingMode::Global => Books::Global(Mutex::new(books.collect())),
         };
         let by_symbol = instruments
@@ -95,7 +103,7 @@ impl<R: RawMutex> Exchange<R> {
     pub fn lock_book(&self, symbol: SymbolId) -> Option<MappedMutexGuard<'_, R, OrderBook>> {
         let i = symbol.0 as usize;
         match &self.books {
-            Books::PerSymbol(books) => Some(MutexGuard::map(books.get(i)?.lock(), |b| b)),
+            Books::PerSymbol(books) => Some(MutexGuard::map(books.get(i)?.0.lock(), |b| b)),
             Books::Global(all) => {
                 let guard = all.lock();
                 if i >= guard.len() {

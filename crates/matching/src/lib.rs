@@ -57,7 +57,8 @@
 //! the `events` vector): orders live in a slab with a free list, levels in a slab with a
 //! sorted index (best at the end, so taking the best level is O(1)) plus a price map, and
 //! order ids map to slots through a linear-probing table with a multiply-fold hash. Cancel is
-//! O(1) unless it empties a level (then one binary search). See `BENCHMARKS.md` in this crate.
+//! O(1): a level emptied away from the touch stays in the index for reuse (swept out, amortised
+//! O(1), once empty levels outnumber live ones). See `BENCHMARKS.md` in this crate.
 //!
 //! # Limits
 //! - A `tick_size` or `lot_size` of 0 is read as 1 (nothing is off-grid), never a division

@@ -37,6 +37,51 @@ pub fn standard_router(service_routes: Router, kit: &HttpKit) -> Router {
         ))
 }
 
+/// Overload protection for [`with_overload_limits`].
+#[derive(Debug, Clone, Copy)]
+pub struct OverloadLimits {
+    /// Requests served at once; more are refused at once with 503 `overloaded` (load shedding,
+    /// so a burst cannot queue without bound).
+    pub max_in_flight: usize,
+    /// Longest time a request may take; then 408 `timeout`.
+    pub request_timeout: std::time::Duration,
+}
+
+/// Adds load shedding, a concurrency limit and a request timeout, answering in the JSON error
+/// shape. Apply it to the routes that do work (not to `/health`, so probes still answer).
+pub fn with_overload_limits(routes: Router, limits: OverloadLimits) -> Router {
+    routes.layer(
+        tower::ServiceBuilder::new()
+            .layer(axum::error_handling::HandleErrorLayer::new(overload_error))
+            .load_shed()
+            // Global: `Router::layer` wraps every route separately, and the limit is for all.
+            .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+                limits.max_in_flight.max(1),
+            ))
+            .timeout(limits.request_timeout),
+    )
+}
+
+async fn overload_error(err: tower::BoxError) -> crate::error::ApiError {
+    use axum::http::StatusCode;
+    if err.is::<tower::timeout::error::Elapsed>() {
+        crate::error::ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "timeout",
+            "request took too long",
+        )
+    } else if err.is::<tower::load_shed::error::Overloaded>() {
+        crate::error::ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            "too many requests in flight",
+        )
+    } else {
+        tracing::error!(%err, "unexpected middleware error");
+        crate::error::ApiError::internal()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -164,6 +209,22 @@ mod tests {
                 assert_eq!(value["error"]["code"], code, "{text}");
             }
         }
+        let slow = with_overload_limits(
+            Router::new().route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                    "late"
+                }),
+            ),
+            OverloadLimits {
+                max_in_flight: 4,
+                request_timeout: std::time::Duration::from_millis(20),
+            },
+        );
+        let (status, text) = call(&slow, "GET", "/slow", None, "").await;
+        assert_eq!(status, StatusCode::REQUEST_TIMEOUT, "{text}");
+        assert!(text.contains("\"timeout\""), "{text}");
         kit.readiness.set_ready(true);
         assert_eq!(
             call(&app, "GET", "/ready", None, "").await.0,

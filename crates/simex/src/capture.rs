@@ -105,6 +105,9 @@ pub struct CaptureRequest {
     pub out_dir: PathBuf,
     /// Lines in the `_top.txt` file.
     pub top: usize,
+    /// Bearer token for services that are not on loopback (their pprof endpoints answer
+    /// loopback clients, and others only with the token).
+    pub token: Option<String>,
 }
 
 /// Files one capture wrote.
@@ -141,21 +144,34 @@ fn agent(timeout: Duration) -> ureq::Agent {
 
 /// The service's name from its `/debug/pprof/cmdline` (the binary's file name), else the name of
 /// our service on that port, else `port{N}`. File names must not contain `_`.
-fn service_name(base: &str, port: u16, ports: Ports) -> String {
-    let from_cmdline = agent(Duration::from_secs(2))
-        .get(format!("{base}/debug/pprof/cmdline"))
-        .call()
-        .ok()
-        .filter(|r| r.status().is_success())
-        .and_then(|mut r| r.body_mut().read_to_string().ok())
-        .and_then(|text| {
-            let argv0 = text.split(['\0', '\n']).next()?.trim().to_owned();
-            let name = Path::new(&argv0).file_name()?.to_str()?.replace('_', "-");
-            (!name.is_empty()).then_some(name)
-        });
+fn service_name(base: &str, port: u16, ports: Ports, token: Option<&str>) -> String {
+    let from_cmdline = authorized(
+        agent(Duration::from_secs(2)).get(format!("{base}/debug/pprof/cmdline")),
+        token,
+    )
+    .call()
+    .ok()
+    .filter(|r| r.status().is_success())
+    .and_then(|mut r| r.body_mut().read_to_string().ok())
+    .and_then(|text| {
+        let argv0 = text.split(['\0', '\n']).next()?.trim().to_owned();
+        let name = Path::new(&argv0).file_name()?.to_str()?.replace('_', "-");
+        (!name.is_empty()).then_some(name)
+    });
     from_cmdline
         .or_else(|| ports.service_on(port).map(str::to_owned))
         .unwrap_or_else(|| format!("port{port}"))
+}
+
+/// Adds the bearer token, when there is one.
+fn authorized(
+    request: ureq::RequestBuilder<ureq::typestate::WithoutBody>,
+    token: Option<&str>,
+) -> ureq::RequestBuilder<ureq::typestate::WithoutBody> {
+    match token {
+        Some(token) => request.header("Authorization", format!("Bearer {token}")),
+        None => request,
+    }
 }
 
 /// Checks that something answers at `base` before a long capture starts.
@@ -183,15 +199,20 @@ fn fresh_stem(dir: &Path, type_name: &str, service: &str) -> String {
 }
 
 /// Downloads the profile body, showing `bar` advance on the capture's clock meanwhile.
-fn fetch(url: &str, seconds: u64, bar: Option<&ProgressBar>) -> Result<(u16, Vec<u8>)> {
+fn fetch(
+    url: &str,
+    seconds: u64,
+    token: Option<&str>,
+    bar: Option<&ProgressBar>,
+) -> Result<(u16, Vec<u8>)> {
     // Generous: the service answers only after the capture, then encodes and compresses.
     let timeout = Duration::from_secs(seconds + 60);
     let started = Instant::now();
     let request = std::thread::spawn({
         let url = url.to_owned();
+        let token = token.map(str::to_owned);
         move || -> Result<(u16, Vec<u8>)> {
-            let mut resp = agent(timeout)
-                .get(&url)
+            let mut resp = authorized(agent(timeout).get(&url), token.as_deref())
                 .call()
                 .with_context(|| format!("GET {url} failed"))?;
             let status = resp.status().as_u16();
@@ -220,7 +241,8 @@ fn fetch(url: &str, seconds: u64, bar: Option<&ProgressBar>) -> Result<(u16, Vec
 pub fn capture(req: &CaptureRequest, progress: Option<&MultiProgress>) -> Result<Captured> {
     let base = format!("http://{}:{}", req.host, req.port);
     check_reachable(&base, req.ports)?;
-    let service = service_name(&base, req.port, req.ports);
+    let token = req.token.as_deref();
+    let service = service_name(&base, req.port, req.ports, token);
     let kind = req.profile_type.name();
     let url = format!("{base}{}", req.profile_type.endpoint(req.seconds));
     let seconds = req.profile_type.duration(req.seconds);
@@ -242,7 +264,7 @@ pub fn capture(req: &CaptureRequest, progress: Option<&MultiProgress>) -> Result
             None
         }
     };
-    let fetched = fetch(&url, seconds, bar.as_ref());
+    let fetched = fetch(&url, seconds, token, bar.as_ref());
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
@@ -253,6 +275,12 @@ pub fn capture(req: &CaptureRequest, progress: Option<&MultiProgress>) -> Result
              endpoints (rebuild with `make build`). Ports: {}",
             req.profile_type.endpoint(req.seconds),
             port_hint(req.ports)
+        );
+    }
+    if status == 401 || status == 403 {
+        bail!(
+            "{url} answered HTTP {status}: profiles are served to loopback clients, others need \
+             the service's pprof token (--token or SIMEX_PPROF_TOKEN)"
         );
     }
     if status != 200 {

@@ -39,7 +39,7 @@ struct Cli {
 #[derive(Debug, Clone, Args)]
 struct RunArgs {
     /// Pid and status files of the supervisor.
-    #[arg(long, env = "SIMEX_STATE_DIR", default_value = ".simex")]
+    #[arg(long, env = "SIMEX_STATE_DIR", default_value = "run")]
     state_dir: PathBuf,
     /// One log file per service.
     #[arg(long, env = "SIMEX_LOG_DIR", default_value = "logs")]
@@ -104,6 +104,9 @@ struct ProfileArgs {
     /// No progress bar (it is also off when stderr is not a terminal).
     #[arg(long)]
     no_progress: bool,
+    /// Bearer token for a service on another host (loopback needs none).
+    #[arg(long, env = "SIMEX_PPROF_TOKEN", hide_env_values = true)]
+    token: Option<String>,
     /// trading-api's port; market-sim and order-flow take the next two.
     #[arg(long, env = "SIMEX_BASE_PORT", default_value_t = DEFAULT_BASE_PORT)]
     base_port: u16,
@@ -310,6 +313,7 @@ fn profile(args: &ProfileArgs) -> Result<()> {
         ports,
         out_dir: args.out_dir.clone(),
         top: args.top,
+        token: args.token.clone(),
     };
     if !args.all {
         let port = match (&args.service, args.port) {

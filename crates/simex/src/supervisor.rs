@@ -9,8 +9,8 @@
 //! `PR_SET_PDEATHSIG`, so even a SIGKILLed supervisor takes them with it. Files:
 //!
 //! ```text
-//! .simex/supervisor.pid     the supervisor's pid (up refuses to start a second one)
-//! .simex/status.json        what `status` reads: pid, restarts and state per service
+//! run/supervisor.pid        the supervisor's pid (up refuses to start a second one)
+//! run/status.json           what `status` reads: pid, restarts and state per service
 //! logs/<service>.log        each service's stdout and stderr, appended across restarts
 //! logs/supervisor.log       the supervisor's own account of starts, exits and restarts
 //! data/<service>/           each service's data directory (trading-api's journal, demo keys)

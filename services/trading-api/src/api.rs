@@ -480,10 +480,8 @@ pub async fn list_orders(
     Ok(Json(json!({ "orders": orders })))
 }
 
-fn balances_json(ledger: &crate::ledger::Ledger, account: AccountId) -> Option<Value> {
-    let acct = ledger.accounts.get(&account)?;
-    let balances: serde_json::Map<String, Value> = ledger
-        .assets
+fn balances_json(assets: &[String], acct: &crate::ledger::Account) -> Value {
+    let balances: serde_json::Map<String, Value> = assets
         .iter()
         .zip(&acct.balances)
         .map(|(asset, b)| {
@@ -497,14 +495,20 @@ fn balances_json(ledger: &crate::ledger::Ledger, account: AccountId) -> Option<V
             )
         })
         .collect();
-    Some(json!({ "account_id": acct.id, "name": acct.name, "balances": balances }))
+    json!({ "account_id": acct.id, "name": acct.name, "balances": balances })
+}
+
+/// One account's balances as JSON, copying only that account out of the ledger.
+fn account_json(venue: &Venue, account: AccountId) -> Result<Value, ApiError> {
+    let (assets, acct) = venue
+        .account(account)
+        .ok_or_else(|| ApiError::not_found("no such account"))?;
+    Ok(balances_json(&assets, &acct))
 }
 
 /// `GET /api/v1/account`: balances and holds.
 pub async fn get_account(trader: Trader) -> Result<Json<Value>, ApiError> {
-    balances_json(&trader.venue.ledger(), trader.account)
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("no such account"))
+    account_json(&trader.venue, trader.account).map(Json)
 }
 
 // ---- public market data -------------------------------------------------------------------
@@ -688,9 +692,7 @@ pub async fn admin_deposit(
         .venue
         .deposit(body.account_id, &body.asset, amount)
         .await?;
-    balances_json(&admin.venue.ledger(), body.account_id)
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("no such account"))
+    account_json(&admin.venue, body.account_id).map(Json)
 }
 
 /// `GET /admin/accounts`: every account with balances.
@@ -698,8 +700,8 @@ pub async fn admin_list_accounts(admin: Admin) -> Json<Value> {
     let ledger = admin.venue.ledger();
     let accounts: Vec<Value> = ledger
         .accounts
-        .keys()
-        .filter_map(|id| balances_json(&ledger, *id))
+        .values()
+        .map(|acct| balances_json(&ledger.assets, acct))
         .collect();
     Json(json!({ "accounts": accounts }))
 }

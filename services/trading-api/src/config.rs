@@ -61,6 +61,12 @@ pub struct Config {
     /// Largest accepted request body in bytes.
     #[arg(long, env = "SIMEX_BODY_LIMIT", default_value_t = 16 * 1024)]
     pub body_limit: usize,
+    /// HTTP requests served at once; beyond it requests get 503 at once (load shedding).
+    #[arg(long, env = "SIMEX_MAX_IN_FLIGHT", default_value_t = 1024)]
+    pub max_in_flight: usize,
+    /// Longest an HTTP request may take, in milliseconds, before 408.
+    #[arg(long, env = "SIMEX_REQUEST_TIMEOUT_MS", default_value_t = 10_000)]
+    pub request_timeout_ms: u64,
     /// Market-data messages a WebSocket client may fall behind before it is disconnected.
     #[arg(long, env = "SIMEX_WS_QUEUE", default_value_t = 4096)]
     pub ws_queue: usize,

@@ -15,8 +15,9 @@
 //!   A process crash can lose the last few milliseconds of answered commands; an OS crash more.
 //!
 //! Reading: a record cut short at the end of the file (a crash mid-write) is a *torn tail*: it is
-//! dropped with a warning and the file truncated. A bad record followed by more data is
-//! *corruption*: start-up stops with an error naming the offset.
+//! dropped with a warning and the file truncated. A bad record followed by more data (or by any
+//! intact later record, even if its own length field claims to run past the end) is
+//! *corruption*: start-up stops with an error naming the offset, and nothing is truncated.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufReader, Read, Seek, SeekFrom, Write};
@@ -152,6 +153,9 @@ pub fn scan(
                     corrupt(pos, last_seq, format!("record length {len} is implausible")).into(),
                 );
             }
+            if valid_record_after(path, pos + 1, last_seq + 2).map_err(io)? {
+                return Err(corrupt(pos, last_seq, "damaged record length".to_owned()).into());
+            }
             torn_tail = true;
             break;
         }
@@ -166,7 +170,7 @@ pub fn scan(
         hasher.update(&seq_bytes);
         hasher.update(&payload);
         if hasher.finalize() != crc {
-            if end == file_len {
+            if end == file_len && !valid_record_after(path, pos + 1, last_seq + 2).map_err(io)? {
                 torn_tail = true;
                 break;
             }
@@ -207,6 +211,40 @@ pub fn scan(
         valid_len: pos,
         torn_tail,
     })
+}
+
+/// Whether an intact record with sequence `seq` starts somewhere at or after `from`. A bad record
+/// followed by a good one is corruption, not a torn tail: a crash only ever cuts the end.
+/// Only runs on the failure path, so reading the rest of the file is fine.
+fn valid_record_after(path: &Path, from: u64, seq: u64) -> std::io::Result<bool> {
+    let mut file = File::open(path)?;
+    file.seek(SeekFrom::Start(from))?;
+    let mut rest = Vec::new();
+    file.read_to_end(&mut rest)?;
+    let needle = seq.to_le_bytes();
+    let mut start = 0;
+    while let Some(found) = rest[start..].windows(8).position(|w| w == needle) {
+        let seq_at = start + found;
+        start = seq_at + 1;
+        // The sequence number sits 8 bytes into the header.
+        let Some(header_at) = seq_at.checked_sub(8) else {
+            continue;
+        };
+        let header = &rest[header_at..seq_at];
+        let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+        let payload_at = seq_at + 8;
+        if len > MAX_RECORD || payload_at + len > rest.len() {
+            continue;
+        }
+        let mut hasher = crc32fast::Hasher::new();
+        hasher.update(&needle);
+        hasher.update(&rest[payload_at..payload_at + len]);
+        if hasher.finalize() == crc {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Encodes one record.
@@ -622,5 +660,26 @@ mod tests {
             ),
             "{err}"
         );
+    }
+
+    #[test]
+    fn damaged_length_in_the_middle_is_corruption_not_a_torn_tail() {
+        let dir = temp_dir("bad-len");
+        let path = dir.join("journal.log");
+        write_records(&path, SyncMode::Always, &["first", "second", "third"]);
+        let mut bytes = std::fs::read(&path).unwrap();
+        // Record 1's length now points past the end of the file, like a torn write would.
+        bytes[1] ^= 0x01;
+        std::fs::write(&path, &bytes).unwrap();
+        let err = read_all(&path)
+            .unwrap_err()
+            .downcast::<JournalError>()
+            .unwrap();
+        assert!(
+            matches!(err, JournalError::Corrupt { offset: 0, .. }),
+            "{err}"
+        );
+        // Nothing was truncated.
+        assert_eq!(std::fs::read(&path).unwrap().len(), bytes.len());
     }
 }

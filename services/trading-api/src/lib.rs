@@ -34,7 +34,7 @@ use axum::response::Html;
 use axum::routing::{get, post};
 use axum::Router;
 use matching::{Instrument, LockingMode};
-use service_kit::http::{standard_router, HttpKit};
+use service_kit::http::{standard_router, with_overload_limits, HttpKit, OverloadLimits};
 use service_kit::{Metrics, Readiness};
 use tokio_util::sync::CancellationToken;
 
@@ -63,6 +63,10 @@ pub struct AppState {
     pub body_limit: usize,
     /// Where snapshots go.
     pub data_dir: PathBuf,
+    /// Requests in flight before new ones get 503.
+    pub max_in_flight: usize,
+    /// Longest a request may take before 408.
+    pub request_timeout: Duration,
 }
 
 impl std::fmt::Debug for AppState {
@@ -82,6 +86,10 @@ pub struct AppOptions {
     pub body_limit: usize,
     /// Data directory.
     pub data_dir: PathBuf,
+    /// Requests in flight before new ones get 503.
+    pub max_in_flight: usize,
+    /// Longest a request may take before 408.
+    pub request_timeout: Duration,
 }
 
 impl AppState {
@@ -99,6 +107,8 @@ impl AppState {
             ws_queue: options.ws_queue,
             body_limit: options.body_limit,
             data_dir: options.data_dir,
+            max_in_flight: options.max_in_flight,
+            request_timeout: options.request_timeout,
         })
     }
 
@@ -121,9 +131,7 @@ const PAGE: &str = include_str!("page.html");
 
 /// The whole HTTP surface.
 pub fn app(state: AppState) -> Router {
-    let routes = Router::new()
-        .route("/", get(|| async { Html(PAGE) }))
-        .route("/ws", get(marketdata::ws_handler))
+    let work = Router::new()
         .route(
             "/api/v1/orders",
             post(api::submit_order).get(api::list_orders),
@@ -145,10 +153,23 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/admin/deposits", post(api::admin_deposit))
         .route("/admin/state", get(api::admin_state))
-        .route("/admin/snapshot", post(api::admin_snapshot));
+        .route("/admin/snapshot", post(api::admin_snapshot))
+        .with_state(state.clone());
+    let work = with_overload_limits(
+        work,
+        OverloadLimits {
+            max_in_flight: state.max_in_flight,
+            request_timeout: state.request_timeout,
+        },
+    );
+    // The page and the long-lived WebSocket stay outside the request timeout.
+    let routes = Router::new()
+        .route("/", get(|| async { Html(PAGE) }))
+        .route("/ws", get(marketdata::ws_handler))
+        .with_state(state.clone())
+        .merge(work);
     // PPROF: the lead mounts the shared /debug/pprof router here, e.g.
     // `let routes = routes.merge(http_pprof::router());`
-    let routes = routes.with_state(state.clone());
     standard_router(
         routes,
         &HttpKit {

@@ -21,8 +21,18 @@ async fn main() -> anyhow::Result<()> {
         ws_queue: config.ws_queue,
         body_limit: config.body_limit,
         data_dir: config.data_dir.clone(),
+        max_in_flight: config.max_in_flight,
+        request_timeout: std::time::Duration::from_millis(config.request_timeout_ms),
     })?;
     cancel_on_signal(state.shutdown.clone());
+    {
+        // Stop advertising readiness the moment shutdown begins, so balancers drain us first.
+        let (shutdown, readiness) = (state.shutdown.clone(), state.readiness.clone());
+        tokio::spawn(async move {
+            shutdown.cancelled().await;
+            readiness.set_ready(false);
+        });
+    }
 
     let addr = config.common.listen_or(DEFAULT_PORT);
     let listener = tokio::net::TcpListener::bind(addr)

@@ -52,6 +52,8 @@ pub struct SymbolSnapshot {
     pub resting: Vec<RestingSnapshot>,
     /// Service records of the resting orders.
     pub open: Vec<OrderRecord>,
+    /// Recently finished orders, oldest first (so `GET /orders/{id}` still finds them).
+    pub finished: Vec<OrderRecord>,
 }
 
 /// The whole venue at journal sequence `seq`.

@@ -440,6 +440,13 @@ impl Venue {
         Ok(())
     }
 
+    /// Asset names and a copy of one account.
+    pub fn account(&self, account: AccountId) -> Option<(Vec<String>, crate::ledger::Account)> {
+        let ledger = self.ledger.lock();
+        let acct = ledger.accounts.get(&account)?.clone();
+        Some((ledger.assets.clone(), acct))
+    }
+
     /// A copy of the ledger (balances of all accounts).
     pub fn ledger(&self) -> Ledger {
         self.ledger.lock().clone()
@@ -1078,6 +1085,11 @@ impl Venue {
                 trades: st.trades.iter().cloned().collect(),
                 resting,
                 open,
+                finished: st
+                    .finished_fifo
+                    .iter()
+                    .filter_map(|id| st.finished.get(id).cloned())
+                    .collect(),
             });
         }
         // Separate statements: the ledger guard must be gone before the digest locks it again.
@@ -1143,6 +1155,9 @@ impl Venue {
             st.ticker = snap.ticker.clone();
             st.trades = snap.trades.iter().cloned().collect();
             st.open = snap.open.iter().map(|r| (r.order_id, r.clone())).collect();
+            for record in &snap.finished {
+                st.finish(record.clone());
+            }
         }
         let mut keys = self.keys.write();
         for (hash, account) in &snapshot.ledger.keys {

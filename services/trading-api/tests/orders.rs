@@ -7,6 +7,7 @@ mod common;
 
 use axum::http::StatusCode;
 use common::*;
+use matching::LockingMode;
 use serde_json::json;
 use trading_api::journal::SyncMode;
 
@@ -190,9 +191,15 @@ async fn trade_a_while(r: &axum::Router, keys: &[String], rounds: u64) {
 
 #[tokio::test]
 async fn replay_and_snapshot_restore_reach_the_same_digest() {
-    let dir = temp_dir("replay");
+    for locking in [LockingMode::PerSymbol, LockingMode::Global] {
+        replay_and_restore(locking).await;
+    }
+}
+
+async fn replay_and_restore(locking: LockingMode) {
+    let dir = temp_dir(&format!("replay-{locking:?}"));
     let (digest, keys) = {
-        let t = start(&dir, SyncMode::Batch, 64);
+        let t = start_with_locking(&dir, SyncMode::Batch, 64, locking);
         let mut keys = Vec::new();
         for n in 0..3 {
             keys.push(
@@ -211,7 +218,7 @@ async fn replay_and_snapshot_restore_reach_the_same_digest() {
         (state, keys)
     };
     // Full replay.
-    let t = start(&dir, SyncMode::Batch, 64);
+    let t = start_with_locking(&dir, SyncMode::Batch, 64, locking);
     let replayed = admin_state(&t.router).await;
     assert_eq!(replayed["state_digest"], digest["state_digest"]);
     assert_eq!(replayed["engine_digest"], digest["engine_digest"]);
@@ -229,7 +236,7 @@ async fn replay_and_snapshot_restore_reach_the_same_digest() {
     trade_a_while(&t.router, &keys, 40).await;
     let before = admin_state(&t.router).await;
     drop(t);
-    let t = start(&dir, SyncMode::Batch, 64);
+    let t = start_with_locking(&dir, SyncMode::Batch, 64, locking);
     let restored = admin_state(&t.router).await;
     assert_eq!(restored["state_digest"], before["state_digest"]);
     assert_eq!(restored["journal_seq"], before["journal_seq"]);
@@ -311,4 +318,87 @@ async fn metrics_pass_promtool() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+#[tokio::test]
+async fn not_ready_until_recovered() {
+    let dir = temp_dir("not-ready");
+    let state = trading_api::AppState::new(trading_api::AppOptions {
+        admin_token: Some(ADMIN.to_owned()),
+        ws_queue: 16,
+        body_limit: 4096,
+        data_dir: dir.clone(),
+        max_in_flight: 16,
+        request_timeout: std::time::Duration::from_secs(5),
+    })
+    .unwrap();
+    let router = trading_api::app(state.clone());
+    let (status, _) = call(&router, "GET", "/ready", &[], None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    let (status, body) = call(&router, "GET", "/api/v1/symbols", &[], None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["error"]["code"], "not_ready");
+    let (status, _) = call(&router, "GET", "/health", &[], None).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn torn_tail_is_dropped_and_mid_file_corruption_stops_start() {
+    let dir = temp_dir("torn");
+    let seq = {
+        let t = start(&dir, SyncMode::Always, 16);
+        let (_, key) = funded_account(&t.router, "x", &[("USD", "1000")]).await;
+        for price in ["10.00", "11.00", "12.00"] {
+            let (status, _) = send(&t.router, "POST", "/api/v1/orders", &key,
+                &json!({"symbol":"SOL-USD","side":"buy","type":"limit","price":price,"quantity":"1"})).await;
+            assert_eq!(status, StatusCode::CREATED);
+        }
+        admin_state(&t.router).await["journal_seq"]
+            .as_u64()
+            .unwrap()
+    };
+    let path = trading_api::journal_path(&dir);
+    let len = std::fs::metadata(&path).unwrap().len();
+    // A crash mid-write: the last record is cut short. Start succeeds without it.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(len - 5)
+        .unwrap();
+    {
+        let t = start(&dir, SyncMode::Always, 16);
+        let state = admin_state(&t.router).await;
+        assert_eq!(state["journal_seq"].as_u64().unwrap(), seq - 1);
+        assert_conserved(&state);
+    }
+    // A damaged record in the middle: start refuses with an error naming the corruption.
+    let mut bytes = std::fs::read(&path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x5a;
+    std::fs::write(&path, &bytes).unwrap();
+    let state = trading_api::AppState::new(trading_api::AppOptions {
+        admin_token: None,
+        ws_queue: 16,
+        body_limit: 4096,
+        data_dir: dir.clone(),
+        max_in_flight: 16,
+        request_timeout: std::time::Duration::from_secs(5),
+    })
+    .unwrap();
+    let options = trading_api::RecoveryOptions {
+        data_dir: dir.clone(),
+        instruments: trading_api::config::parse_instruments(
+            trading_api::config::DEFAULT_SYMBOLS,
+            500,
+        )
+        .unwrap(),
+        locking: LockingMode::PerSymbol,
+        sync: SyncMode::Always,
+        feed_capacity: 16,
+    };
+    let err =
+        trading_api::recover(&options, &state.metrics).expect_err("corruption must stop the start");
+    let message = format!("{err:#}");
+    assert!(message.contains("corrupt"), "{message}");
 }

@@ -33,17 +33,29 @@ pub struct TestApp {
 }
 
 pub fn start(dir: &Path, sync: SyncMode, ws_queue: usize) -> TestApp {
+    start_with_locking(dir, sync, ws_queue, matching::LockingMode::PerSymbol)
+}
+
+/// [`start`] with a chosen book locking mode.
+pub fn start_with_locking(
+    dir: &Path,
+    sync: SyncMode,
+    ws_queue: usize,
+    locking: matching::LockingMode,
+) -> TestApp {
     let state = AppState::new(AppOptions {
         admin_token: Some(ADMIN.to_owned()),
         ws_queue,
         body_limit: 4096,
         data_dir: dir.to_owned(),
+        max_in_flight: 256,
+        request_timeout: std::time::Duration::from_secs(10),
     })
     .unwrap();
     let options = RecoveryOptions {
         data_dir: dir.to_owned(),
         instruments: parse_instruments(DEFAULT_SYMBOLS, 500).unwrap(),
-        locking: matching::LockingMode::PerSymbol,
+        locking,
         sync,
         feed_capacity: ws_queue,
     };

@@ -1,0 +1,168 @@
+//! `simex up / status / logs / down` on the real service binaries, on free ports in a temporary
+//! folder: every service becomes ready, a second `up` is refused, a SIGKILLed service is
+//! restarted, `down` stops everything and frees the ports.
+//!
+//! The binaries come from `SIMEX_TEST_BIN_DIR`, else the `release` and `debug` folders of this
+//! build's target directory. Without them the test prints SKIP (and fails when `CI` is set).
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use common::{simex, text, TempDir};
+
+const SERVICES: [&str; 3] = ["trading-api", "market-sim", "order-flow"];
+
+fn service_bins() -> Option<PathBuf> {
+    let mut candidates: Vec<PathBuf> = std::env::var_os("SIMEX_TEST_BIN_DIR")
+        .map(PathBuf::from)
+        .into_iter()
+        .collect();
+    // CARGO_BIN_EXE_simex is <target>/<profile>/simex.
+    let profile_dir = PathBuf::from(env!("CARGO_BIN_EXE_simex"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    if let Some(target) = profile_dir.parent() {
+        candidates.push(target.join("release"));
+    }
+    candidates.push(profile_dir);
+    candidates
+        .into_iter()
+        .find(|dir| SERVICES.iter().all(|s| dir.join(s).is_file()))
+}
+
+/// A base port with it and the next two free (bounded retries).
+fn free_base_port() -> u16 {
+    for _ in 0..50 {
+        let first = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = first.local_addr().unwrap().port();
+        if base > u16::MAX - 2 {
+            continue;
+        }
+        let rest: Vec<_> = (1..=2)
+            .filter_map(|i| TcpListener::bind(("127.0.0.1", base + i)).ok())
+            .collect();
+        if rest.len() == 2 {
+            return base;
+        }
+    }
+    panic!("no three consecutive free ports found");
+}
+
+fn port_free(port: u16) -> bool {
+    TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
+
+#[test]
+fn up_restarts_a_killed_service_and_down_stops_everything() {
+    let Some(bins) = service_bins() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "service binaries not built, and CI is set: cargo build -p trading-api -p market-sim -p order-flow"
+        );
+        eprintln!("SKIP: trading-api, market-sim, order-flow binaries not built (or set SIMEX_TEST_BIN_DIR)");
+        return;
+    };
+    let dir = TempDir::new("supervisor-e2e");
+    let base = free_base_port().to_string();
+    let flags: Vec<String> = vec![
+        "--state-dir".into(),
+        dir.0.join("run").display().to_string(),
+        "--log-dir".into(),
+        dir.0.join("logs").display().to_string(),
+        "--data-dir".into(),
+        dir.0.join("data").display().to_string(),
+        "--bin-dir".into(),
+        bins.display().to_string(),
+        "--base-port".into(),
+        base.clone(),
+    ];
+    let run = |cmd: &str, extra: &[&str]| {
+        let mut args = vec![cmd.to_owned()];
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        // `logs` takes the service first; the layout flags are the same for all.
+        args.extend(flags.iter().cloned());
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        simex(&refs)
+    };
+    // Whatever happens below, stop the supervisor (and with it the services).
+    struct Down<'a>(&'a dyn Fn());
+    impl Drop for Down<'_> {
+        fn drop(&mut self) {
+            (self.0)();
+        }
+    }
+    let stop = || {
+        let _ = run("down", &[]);
+    };
+    let _down = Down(&stop);
+
+    let out = run("up", &["--timeout", "120"]);
+    assert!(
+        out.status.success(),
+        "up failed: {}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let stdout = text(&out.stdout);
+    for name in SERVICES {
+        assert!(stdout.contains(&format!("{name:<12} ready")), "{stdout}");
+    }
+
+    let out = run("up", &[]);
+    assert_eq!(out.status.code(), Some(1), "a second up is refused");
+    assert!(text(&out.stderr).contains("already up"));
+
+    let out = run("status", &[]);
+    assert!(out.status.success(), "{}", text(&out.stdout));
+
+    // Kill market-sim hard; the supervisor must bring it back.
+    let status: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.0.join("run/status.json")).unwrap()).unwrap();
+    let victim = status["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "market-sim")
+        .and_then(|s| s["pid"].as_u64())
+        .unwrap();
+    std::process::Command::new("kill")
+        .args(["-9", &victim.to_string()])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = run("status", &[]);
+        let table = text(&out.stdout);
+        let restarted = table
+            .lines()
+            .any(|l| l.starts_with("market-sim") && l.contains(" 1  running") && l.ends_with("ok"));
+        if out.status.success() && restarted {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "market-sim not restarted: {table}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let log = std::fs::read_to_string(dir.0.join("logs/supervisor.log")).unwrap();
+    assert!(log.contains("market-sim exited"), "{log}");
+
+    let out = run("logs", &["trading-api", "-n", "5"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!text(&out.stdout).trim().is_empty());
+
+    let out = run("down", &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let base: u16 = base.parse().unwrap();
+    for port in base..base + 3 {
+        assert!(port_free(port), "port {port} still taken after down");
+    }
+    assert!(!dir.0.join("run/supervisor.pid").exists());
+}

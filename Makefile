@@ -38,8 +38,11 @@ bench: ## Criterion benchmarks of the matching engine against two peer order boo
 
 ##@ Run the exchange (natively, supervised; no Docker needed)
 
-# The simex binary the targets below use; built on demand (a no-op when up to date).
-SIMEX := $(CARGO_TARGET_DIR)/release/simex
+# The simex binary the targets below use: built on demand (a no-op when up to date), unless
+# SIMEX_BIN names one (the scripts honour it too).
+SIMEX_BIN ?=
+export SIMEX_BIN
+SIMEX := $(or $(SIMEX_BIN),$(CARGO_TARGET_DIR)/release/simex)
 SERVICE_BINS := -p trading-api -p market-sim -p order-flow -p simex
 # BASE_PORT=18080 moves all three services (trading-api on it, the others on the next two).
 ifdef BASE_PORT
@@ -47,6 +50,7 @@ export SIMEX_BASE_PORT := $(BASE_PORT)
 endif
 DEMO_DURATION ?= 45s
 DEMO_RATE ?= 500
+DEMO_PROFILE_SECONDS ?= 30
 DEMO_LOAD_LOG ?= $(or $(SIMEX_LOG_DIR),logs)/load-generator.log
 
 .PHONY: have-cargo
@@ -54,8 +58,13 @@ have-cargo:
 	@command -v $(CARGO) >/dev/null 2>&1 || { echo "error: cargo not found: install Rust from https://rustup.rs (or run make deps)" >&2; exit 1; }
 
 .PHONY: simex-bin
+ifeq ($(SIMEX_BIN),)
 simex-bin: have-cargo
 	@$(CARGO) build --release --quiet -p simex
+else
+simex-bin:
+	@test -x "$(SIMEX_BIN)" || { echo "error: SIMEX_BIN=$(SIMEX_BIN) is not an executable" >&2; exit 1; }
+endif
 
 .PHONY: service-bins
 service-bins: have-cargo
@@ -81,10 +90,12 @@ logs: simex-bin ## Show the services' logs (SERVICE=name for one, FOLLOW=1 to ke
 demo: service-bins ## Services plus load: up, DEMO_DURATION of orders at DEMO_RATE/s, a CPU profile under load
 	@$(SIMEX) status >/dev/null 2>&1 || $(SIMEX) up
 	@if [ ! -x scripts/load-generator.sh ]; then echo "error: scripts/load-generator.sh is missing; the services are up, send load yourself" >&2; exit 1; fi
-	@echo "sending $(DEMO_RATE) orders/s for $(DEMO_DURATION) while capturing a 30 s CPU profile of trading-api..."
-	@mkdir -p $(dir $(DEMO_LOAD_LOG)); scripts/load-generator.sh --rate $(DEMO_RATE) --duration $(DEMO_DURATION) --quiet > $(DEMO_LOAD_LOG) 2>&1 & load=$$!; \
+	@echo "sending $(DEMO_RATE) orders/s for $(DEMO_DURATION) while capturing a $(DEMO_PROFILE_SECONDS) s CPU profile of trading-api..."
+	@mkdir -p $(dir $(DEMO_LOAD_LOG)); scripts/load-generator.sh --rate $(DEMO_RATE) --duration $(DEMO_DURATION) --quiet \
+		--target http://127.0.0.1:$${SIMEX_BASE_PORT:-8080} --keys $(or $(SIMEX_DATA_ROOT),data)/trading-api/demo-keys.json \
+		> $(DEMO_LOAD_LOG) 2>&1 & load=$$!; \
 	sleep 3; \
-	$(SIMEX) profile --type cpu --seconds 30 --service trading-api --out-dir $(PROFILE_DIR); profiled=$$?; \
+	$(SIMEX) profile --type cpu --seconds $(DEMO_PROFILE_SECONDS) --service trading-api --out-dir $(PROFILE_DIR); profiled=$$?; \
 	wait $$load; loaded=$$?; \
 	echo "--- load report ($(DEMO_LOAD_LOG)) ---"; cat $(DEMO_LOAD_LOG); \
 	[ $$profiled -eq 0 ] && [ $$loaded -eq 0 ] || exit 1; \

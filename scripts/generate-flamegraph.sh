@@ -19,7 +19,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$SIMEX_ROOT"
 
-usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { script_usage; }
 case "${1:-}" in -h | --help) usage; exit 0 ;; esac
 [[ $# -le 3 ]] || { usage >&2; exit 2; }
 

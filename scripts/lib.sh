@@ -53,3 +53,8 @@ service_of() {
     name="${name#*_profile_}"
     echo "${name%%_*}"
 }
+
+# Prints the calling script's header comment (its usage), without the leading "# ".
+script_usage() {
+    awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
+}

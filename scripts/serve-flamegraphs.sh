@@ -12,7 +12,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$SIMEX_ROOT"
 
-case "${1:-}" in -h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+case "${1:-}" in -h | --help) script_usage; exit 0 ;; esac
 port="${1:-8888}"
 bind="${2:-${BIND:-127.0.0.1}}"
 [[ "$port" =~ ^[0-9]+$ && "$port" -ge 1 && "$port" -le 65535 ]] || die "port '$port' is not a port number"

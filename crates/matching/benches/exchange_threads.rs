@@ -129,14 +129,24 @@ fn run_unlocked(cmds: &[BenchCmd]) -> f64 {
 }
 
 fn main() {
-    let rounds: usize = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(5);
+    // `cargo bench` passes `--bench`; under `cargo test --benches` run one small smoke round.
+    let bench_mode = std::env::args().any(|a| a == "--bench");
+    let rounds: usize = if bench_mode {
+        std::env::args()
+            .skip(1)
+            .find_map(|a| a.parse().ok())
+            .unwrap_or(5)
+    } else {
+        1
+    };
+    let total = if bench_mode { TOTAL } else { 8_000 };
+    if !bench_mode {
+        println!("smoke run under `cargo test` (debug build, tiny input): not a measurement");
+    }
     println!("| mode | threads | commands | median Mcmd/s | best Mcmd/s | median ns/cmd (wall) |");
     println!("|---|---|---|---|---|---|");
     {
-        let cmds = thread_stream(0, TOTAL, Routing::Random);
+        let cmds = thread_stream(0, total, Routing::Random);
         let mut secs: Vec<f64> = (0..rounds).map(|_| run_unlocked(&cmds)).collect();
         secs.sort_by(f64::total_cmp);
         let median = secs[secs.len() / 2];
@@ -149,7 +159,7 @@ fn main() {
         );
     }
     for threads in [1usize, 2, 4] {
-        let per = TOTAL / threads;
+        let per = total / threads;
         for (label, routing) in [
             ("random symbols", Routing::Random),
             (

@@ -35,13 +35,23 @@ fn summary(mut v: Vec<f64>) -> (f64, f64) {
 }
 
 fn main() {
-    let rounds: usize = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(30);
+    // `cargo bench` passes `--bench`; under `cargo test --benches` run one small smoke round.
+    let bench_mode = std::env::args().any(|a| a == "--bench");
+    let rounds: usize = if bench_mode {
+        std::env::args()
+            .skip(1)
+            .find_map(|a| a.parse().ok())
+            .unwrap_or(30)
+    } else {
+        1
+    };
+    let body = if bench_mode { BODY } else { 1_000 };
+    if !bench_mode {
+        println!("smoke run under `cargo test` (debug build, tiny input): not a measurement");
+    }
     println!("| stream | simex min / median | lobster min / median | rust-order-book min / median | simex ÷ best peer (median) |");
     println!("|---|---|---|---|---|");
-    for s in streams::all(BODY) {
+    for s in streams::all(body) {
         let (mut ours, mut lob, mut rob) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..rounds {
             ours.push(pass::<Ours>(&s));

@@ -46,14 +46,18 @@ pub struct Instrument {
     pub market_protection_bps: u32,
 }
 
+/// Which side of the book an order is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Side {
+    /// A bid: wants to buy at the price or lower.
     Buy,
+    /// An ask: wants to sell at the price or higher.
     Sell,
 }
 
 impl Side {
+    /// The side this side trades against.
     pub fn opposite(self) -> Side {
         match self {
             Side::Buy => Side::Sell,
@@ -62,6 +66,7 @@ impl Side {
     }
 }
 
+/// How an order is priced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OrderType {
@@ -71,6 +76,7 @@ pub enum OrderType {
     Market,
 }
 
+/// What happens to the part of an order that does not fill on arrival.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TimeInForce {
@@ -85,14 +91,21 @@ pub enum TimeInForce {
 /// A new order, as the engine sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewOrder {
+    /// Caller-assigned id; must not be resting in the book already.
     pub order_id: OrderId,
+    /// Owner (self-trade prevention, cancel/amend authorisation).
     pub account: AccountId,
+    /// The book it goes to.
     pub symbol: SymbolId,
+    /// Buy or sell.
     pub side: Side,
+    /// Limit or market.
     pub order_type: OrderType,
     /// Limit price; `None` for market orders.
     pub price: Option<Price>,
+    /// Quantity in quantity units; a positive multiple of the lot size.
     pub qty: Qty,
+    /// GTC, IOC or FOK.
     pub time_in_force: TimeInForce,
     /// Rejected instead of matching if it would take liquidity on arrival.
     pub post_only: bool,
@@ -101,19 +114,29 @@ pub struct NewOrder {
 /// Everything the engine can be asked to do. Serializable so a journal can record it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
+    /// Enter a new order.
     Submit(NewOrder),
+    /// Remove a resting order of `account`.
     Cancel {
+        /// The order to cancel.
         order_id: OrderId,
+        /// Must own the order.
         account: AccountId,
+        /// Its book.
         symbol: SymbolId,
     },
     /// Change price and/or quantity. Reducing quantity keeps time priority; a price change or a
     /// quantity increase loses it (the order moves to the back of its new level).
     Amend {
+        /// The order to amend.
         order_id: OrderId,
+        /// Must own the order.
         account: AccountId,
+        /// Its book.
         symbol: SymbolId,
+        /// New limit price, or `None` to keep it.
         new_price: Option<Price>,
+        /// New open (remaining) quantity, or `None` to keep it.
         new_qty: Option<Qty>,
     },
 }
@@ -122,14 +145,17 @@ pub enum Command {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RejectReason {
+    /// The command names a symbol this book or exchange does not have.
     UnknownSymbol,
     /// Price is not a multiple of the tick size.
     OffTick,
     /// Quantity is not a multiple of the lot size.
     OffLot,
+    /// Quantity of zero.
     ZeroQuantity,
     /// Above the instrument's `max_order_qty`.
     QuantityTooLarge,
+    /// Price of zero.
     ZeroPrice,
     /// A limit order without a price, or a market order with one.
     PriceMismatch,
@@ -141,6 +167,7 @@ pub enum RejectReason {
     NoLiquidity,
     /// Post-only is only meaningful for GTC limit orders.
     InvalidTimeInForce,
+    /// An order with this id is already resting in the book.
     DuplicateOrderId,
     /// Cancel or amend of an order that is not resting (never existed, filled, canceled) or
     /// that belongs to another account.
@@ -153,7 +180,9 @@ pub enum RejectReason {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DoneReason {
+    /// Completely filled.
     Filled,
+    /// Canceled by its owner.
     Canceled,
     /// IOC/market remainder that could not fill at once.
     Expired,
@@ -165,49 +194,78 @@ pub enum DoneReason {
 /// or `Rejected`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Event {
+    /// A new order passed validation and is being matched.
     Accepted {
+        /// The order.
         order_id: OrderId,
+        /// Its book.
         symbol: SymbolId,
     },
+    /// The command was refused; the book is unchanged.
     Rejected {
+        /// The command's order id.
         order_id: OrderId,
+        /// The book that refused it.
         symbol: SymbolId,
+        /// Why.
         reason: RejectReason,
     },
     /// A trade, always at the resting (maker) order's price.
     Fill {
+        /// The book it traded in.
         symbol: SymbolId,
         /// Per-symbol trade sequence, starting at 1.
         trade_id: u64,
+        /// The resting order.
         maker_order_id: OrderId,
+        /// Its owner.
         maker_account: AccountId,
+        /// The incoming (or re-entering amended) order.
         taker_order_id: OrderId,
+        /// Its owner.
         taker_account: AccountId,
+        /// The taker's side (the maker's is the opposite).
         taker_side: Side,
+        /// The maker's price.
         price: Price,
+        /// Quantity traded.
         qty: Qty,
     },
+    /// An amend was applied.
     Amended {
+        /// The order.
         order_id: OrderId,
+        /// Its book.
         symbol: SymbolId,
+        /// Its price after the amend.
         price: Price,
         /// Remaining (open) quantity after the amend.
         remaining: Qty,
+        /// True for a pure quantity reduction; otherwise the order went to the back.
         kept_priority: bool,
     },
     /// The order is finished; `remaining` is what did not fill (0 when filled).
     Done {
+        /// The order.
         order_id: OrderId,
+        /// Its book.
         symbol: SymbolId,
+        /// Why it finished.
         reason: DoneReason,
+        /// Quantity that did not fill.
         remaining: Qty,
     },
     /// Aggregate quantity at one price level changed; `total` 0 means the level is gone.
     LevelChanged {
+        /// The book.
         symbol: SymbolId,
+        /// The level's side.
         side: Side,
+        /// The level's price.
         price: Price,
+        /// Open quantity now resting at the level.
         total: Qty,
+        /// Orders now resting at the level.
         order_count: u32,
     },
 }

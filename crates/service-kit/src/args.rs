@@ -35,6 +35,10 @@ pub struct CommonArgs {
     /// Seconds to let in-flight requests finish after a shutdown signal before exiting anyway.
     #[arg(long, env = "SIMEX_DRAIN_TIMEOUT_SECS", default_value_t = 10)]
     pub drain_timeout_secs: u64,
+    /// Bearer token that non-loopback clients must send to read `/debug/pprof/*`; without one,
+    /// only loopback clients may.
+    #[arg(long, env = "SIMEX_PPROF_TOKEN", hide_env_values = true)]
+    pub pprof_token: Option<String>,
 }
 
 impl CommonArgs {

@@ -8,11 +8,14 @@
 //! - [`error`]: the JSON error shape `{"error":{"code","message","field"}}` and a JSON extractor that
 //!   maps every rejection into it.
 //! - [`http`]: assembles a service router with the routes and layers above.
+//! - [`debug`]: the Go-compatible `/debug/pprof/*` routes (crate `http-pprof`), configured from
+//!   [`CommonArgs`].
 //! - [`shutdown`]: graceful shutdown on ctrl-c / SIGTERM with a drain timeout.
 //!
 //! Architecture invariant: nothing here knows about orders, books or simulations.
 
 pub mod args;
+pub mod debug;
 pub mod error;
 pub mod health;
 pub mod http;
@@ -24,3 +27,6 @@ pub use args::{CommonArgs, LogFormat};
 pub use error::{ApiError, ApiJson};
 pub use health::Readiness;
 pub use metrics::Metrics;
+
+/// Re-exported so a binary can write `service_kit::http_pprof::jemalloc_profiling!();`.
+pub use http_pprof;

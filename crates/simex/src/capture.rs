@@ -347,10 +347,17 @@ fn finish(profile_path: &Path, req: &CaptureRequest) -> Result<Captured> {
     })
 }
 
-/// Prints what a capture wrote, one path per line after a heading.
-pub fn report(captured: &Captured) {
-    for path in captured.paths() {
-        println!("{}", path.display());
+/// Prints what a capture wrote to stdout, one path per line, with progress bars (if any) moved
+/// out of the way meanwhile.
+pub fn report(captured: &Captured, progress: Option<&MultiProgress>) {
+    let print = || {
+        for path in captured.paths() {
+            println!("{}", path.display());
+        }
+    };
+    match progress {
+        Some(multi) => multi.suspend(print),
+        None => print(),
     }
 }
 

@@ -230,8 +230,24 @@ enum Command {
     },
 }
 
+/// Lets `simex status | head` end quietly when the reader goes away, as other command-line
+/// tools do, instead of panicking on a broken pipe. Not for `serve` and `supervise`, which
+/// must outlive a closed socket or terminal.
+fn die_quietly_on_broken_pipe() {
+    // SAFETY: setting a signal's disposition to the default has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(
+        cli.command,
+        Command::Serve { .. } | Command::Supervise { .. }
+    ) {
+        die_quietly_on_broken_pipe();
+    }
     let result = match cli.command {
         Command::Up { run, timeout } => run
             .layout(true)
@@ -324,7 +340,7 @@ fn profile(args: &ProfileArgs) -> Result<()> {
             (None, None) => ports.base,
         };
         let captured = capture::capture(&request(args.profile_type, port), progress.as_ref())?;
-        capture::report(&captured);
+        capture::report(&captured, progress.as_ref());
         return Ok(());
     }
     // --all: each running service in its own thread (their captures overlap in time), the types
@@ -359,7 +375,7 @@ fn profile(args: &ProfileArgs) -> Result<()> {
                     let mut failed = 0;
                     for profile_type in ProfileType::ALL {
                         match capture::capture(&request(profile_type, port), progress.as_ref()) {
-                            Ok(captured) => capture::report(&captured),
+                            Ok(captured) => capture::report(&captured, progress.as_ref()),
                             Err(err) => {
                                 failed += 1;
                                 eprintln!(

@@ -427,12 +427,11 @@ pub fn up(layout: &Layout, ready_timeout: Duration) -> Result<()> {
             log_display(&layout.log_file(&spec.name))
         );
     }
-    let p = layout.ports;
     println!(
-        "exchange:   http://127.0.0.1:{}/   metrics: /metrics   profiles: /debug/pprof/",
-        p.base
+        "each service: /health /ready /metrics /debug/pprof/   trading-api API: http://127.0.0.1:{}/api/v1/",
+        layout.ports.base
     );
-    println!("next:       `make status`, `make profile-cpu`, `make demo` (adds load), `make down`");
+    println!("next: `make status`, `make profile-cpu`, `make demo` (adds load), `make down`");
     Ok(())
 }
 
@@ -710,6 +709,8 @@ fn start_service(layout: &Layout, service: &mut Supervised) -> Result<()> {
     let mut command = Command::new(layout.bin_dir.join(&service.spec.name));
     command
         .args(&service.spec.args)
+        // Logs go to a file: no colour escapes in it.
+        .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);

@@ -7,122 +7,15 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 
-use axum::extract::{Path as UrlPath, RawQuery, State};
-use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Html;
 use axum::routing::get;
 use axum::Router;
+use common::server::{profiling_service, Requests, Server};
 use common::{fixture, simex, text, TempDir};
 use profile_tools::Profile;
-
-/// The URLs (path and query) a test server was asked for.
-type Requests = Arc<Mutex<Vec<String>>>;
-
-/// An HTTP server on a free loopback port, running until dropped.
-struct Server {
-    addr: SocketAddr,
-    requests: Requests,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Server {
-    fn start(app: impl FnOnce(Requests) -> Router + Send + 'static) -> Self {
-        let requests: Requests = Arc::default();
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let shared = Arc::clone(&requests);
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                addr_tx.send(listener.local_addr().unwrap()).unwrap();
-                axum::serve(listener, app(shared))
-                    .with_graceful_shutdown(async {
-                        let _ = stopped.await;
-                    })
-                    .await
-                    .unwrap();
-            });
-        });
-        let addr = addr_rx
-            .recv_timeout(std::time::Duration::from_secs(10))
-            .unwrap();
-        Self {
-            addr,
-            requests,
-            stop: Some(stop),
-            thread: Some(thread),
-        }
-    }
-
-    fn port(&self) -> String {
-        self.addr.port().to_string()
-    }
-
-    fn requests(&self) -> Vec<String> {
-        self.requests.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-/// The committed fixture served for each pprof endpoint name.
-fn fixture_for(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "profile" => "go_cpu_json.pb.gz",
-        "heap" => "go_heap.pb.gz",
-        "allocs" => "go_allocs.pb.gz",
-        "goroutine" => "go_goroutine.pb.gz",
-        "block" => "go_block.pb.gz",
-        "mutex" => "go_mutex.pb.gz",
-        _ => return None,
-    })
-}
-
-/// A service like ours: `/health`, `/debug/pprof/cmdline` naming trading-api, and profiles.
-fn profiling_service(requests: Requests) -> Router {
-    async fn profile(
-        State(requests): State<Requests>,
-        UrlPath(name): UrlPath<String>,
-        RawQuery(query): RawQuery,
-    ) -> Response {
-        let url = match query {
-            Some(q) => format!("/debug/pprof/{name}?{q}"),
-            None => format!("/debug/pprof/{name}"),
-        };
-        requests.lock().unwrap().push(url);
-        match fixture_for(&name) {
-            Some(file) => std::fs::read(fixture(file)).unwrap().into_response(),
-            None => (StatusCode::NOT_FOUND, "unknown profile").into_response(),
-        }
-    }
-    Router::new()
-        .route("/health", get(|| async { "ok" }))
-        .route(
-            "/debug/pprof/cmdline",
-            get(|| async { "/opt/simex/bin/trading-api\0--listen\x00127.0.0.1:8080" }),
-        )
-        .route("/debug/pprof/{name}", get(profile))
-        .with_state(requests)
-}
 
 /// Something else on the port: healthy, but its pages are HTML.
 fn html_service(_: Requests) -> Router {
@@ -427,4 +320,36 @@ fn service_commands_when_nothing_runs() {
     assert!(stderr.contains("trading-api not found"), "{stderr}");
     assert!(stderr.contains("make build"), "{stderr}");
     assert!(!state.exists() && !logs.exists());
+}
+
+#[test]
+fn the_guide_script_captures_with_type_duration_and_port() {
+    let server = Server::start(profiling_service);
+    let dir = TempDir::new("capture-script");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/generate-flamegraph.sh");
+    let run = |args: &[&str]| {
+        Command::new("bash")
+            .arg(&script)
+            .args(args)
+            .env("SIMEX_BIN", env!("CARGO_BIN_EXE_simex"))
+            .env("PROFILE_DIR", &dir.0)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["heap", "0", &server.port()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(with_prefix(&dir.0, "heap_profile_trading-api_").len(), 3);
+    let out = run(&["allocs", "5", &server.port()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        server.requests(),
+        ["/debug/pprof/heap", "/debug/pprof/allocs?seconds=5"]
+    );
+
+    let out = run(&["heapz", "0", &server.port()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("unknown profile type 'heapz'"));
+    let out = run(&["cpu", "ten", &server.port()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("not a whole number"));
 }

@@ -56,9 +56,7 @@ impl MarketSim {
             readiness: self.readiness.clone(),
             body_limit: 16 * 1024,
         };
-        // === /debug/pprof mount point ===
-        // The lead mounts the profiling router here, e.g.
-        // `let service = service.merge(pprof_routes());`
+        // /debug/pprof is merged by main (service_kit::debug::pprof_routes), outside these layers.
         let service = routes(self.state.clone());
         standard_router(service, &kit)
     }

@@ -5,6 +5,9 @@ use market_sim::app::MarketSim;
 use market_sim::config::{Config, DEFAULT_PORT};
 use tokio_util::sync::CancellationToken;
 
+// jemalloc with heap profiling on, for /debug/pprof/heap and /debug/pprof/allocs.
+service_kit::http_pprof::jemalloc_profiling!();
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
@@ -22,7 +25,8 @@ async fn main() -> anyhow::Result<()> {
     tokio::spawn(async move { starter.start(settings).await });
     service_kit::shutdown::serve(
         listener,
-        sim.router(),
+        sim.router()
+            .merge(service_kit::debug::pprof_routes(&config.common)),
         shutdown.clone(),
         config.common.drain_timeout(),
     )

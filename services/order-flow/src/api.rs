@@ -24,9 +24,7 @@ pub fn router(state: Arc<FlowState>, metrics: Metrics, readiness: Readiness) -> 
         readiness,
         body_limit: 16 * 1024,
     };
-    // === /debug/pprof mount point ===
-    // The lead mounts the profiling router here, e.g.
-    // `let service = service.merge(pprof_routes());`
+    // /debug/pprof is merged by main (service_kit::debug::pprof_routes), outside these layers.
     let service = routes(state);
     standard_router(service, &kit)
 }

@@ -11,6 +11,9 @@ use order_flow::metrics::FlowMetrics;
 use service_kit::{Metrics, Readiness};
 use tokio_util::sync::CancellationToken;
 
+// jemalloc with heap profiling on, for /debug/pprof/heap and /debug/pprof/allocs.
+service_kit::http_pprof::jemalloc_profiling!();
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -30,7 +33,8 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
     let flow_metrics = FlowMetrics::register(&metrics)?;
     let readiness = Readiness::new();
     let state = Arc::new(FlowState::new(settings.initial));
-    let app = order_flow::api::router(Arc::clone(&state), metrics, readiness.clone());
+    let app = order_flow::api::router(Arc::clone(&state), metrics, readiness.clone())
+        .merge(service_kit::debug::pprof_routes(&args.common));
     let addr = args.common.listen_or(DEFAULT_PORT);
     let listener = tokio::net::TcpListener::bind(addr)
         .await

@@ -168,8 +168,7 @@ pub fn app(state: AppState) -> Router {
         .route("/ws", get(marketdata::ws_handler))
         .with_state(state.clone())
         .merge(work);
-    // PPROF: the lead mounts the shared /debug/pprof router here, e.g.
-    // `let routes = routes.merge(http_pprof::router());`
+    // /debug/pprof is merged by main (service_kit::debug::pprof_routes), outside these layers.
     standard_router(
         routes,
         &HttpKit {

@@ -10,6 +10,9 @@ use trading_api::{
     app, recover, seed_demo, spawn_snapshotter, AppOptions, AppState, RecoveryOptions,
 };
 
+// jemalloc with heap profiling on, for /debug/pprof/heap and /debug/pprof/allocs.
+service_kit::http_pprof::jemalloc_profiling!();
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
@@ -42,7 +45,7 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(addr = %local, "listening");
     let server = tokio::spawn(serve(
         listener,
-        app(state.clone()),
+        app(state.clone()).merge(service_kit::debug::pprof_routes(&config.common)),
         state.shutdown.clone(),
         config.common.drain_timeout(),
     ));

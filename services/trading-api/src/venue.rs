@@ -29,9 +29,9 @@ use crate::metrics::TradingMetrics;
 use crate::orders::{OrderRecord, OrderStatus, SymbolState, TradeRecord};
 use crate::units::ASSET_DECIMALS;
 
-/// The raw mutex behind the engine's book locks. One line to swap for a contention-profiling
-/// mutex (crates/contention).
-pub type EngineMutex = parking_lot::RawMutex;
+/// The raw mutex behind the engine's book locks: contention-profiling (crates/contention), so a
+/// contended book shows in `/debug/pprof/mutex` with the waiting caller's stack.
+pub type EngineMutex = contention::ProfiledRawMutex;
 /// The engine with the service's lock type.
 pub type SharedExchange = Exchange<EngineMutex>;
 

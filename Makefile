@@ -14,7 +14,7 @@ deps: ## Install what the build and the tests need (apt packages, Rust component
 	@scripts/install-deps.sh
 
 .PHONY: build
-build: ## Build every binary in release mode (with line tables for profiling)
+build: ## Build every binary in release mode (with debug info for profiling)
 	$(CARGO) build --workspace --release --bins
 
 .PHONY: test
@@ -33,8 +33,15 @@ fmt: ## Format the code
 	$(CARGO) fmt --all
 
 .PHONY: bench
-bench: ## Criterion benchmarks of the matching engine against two peer order books
-	$(CARGO) bench -p matching
+bench: ## The matching engine against two peer books (criterion, interleaved, threads): see BENCHMARKS.md
+	$(CARGO) bench -p matching --bench books -- --warm-up-time 1 --measurement-time 3
+	$(CARGO) bench -p matching --bench interleaved -- 30
+	$(CARGO) bench -p matching --bench exchange_threads -- 9
+
+.PHONY: bench-overhead
+bench-overhead: ## Order-entry throughput with and without CPU profiling and heap sampling (wrk)
+	$(CARGO) build --release -p trading-api
+	scripts/bench/profiler-overhead.sh $(or $(ROUNDS),5) $(or $(SECONDS),8)
 
 ##@ Run the exchange (natively, supervised; no Docker needed)
 

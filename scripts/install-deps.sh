@@ -11,6 +11,7 @@ command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+command -v dot >/dev/null 2>&1 || need_apt+=(graphviz)  # go tool pprof -svg
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -27,10 +27,11 @@ fn service_bins() -> Option<PathBuf> {
         .parent()
         .unwrap()
         .to_path_buf();
+    // This build's own binaries first: a stale release build must not stand in for them.
+    candidates.push(profile_dir.clone());
     if let Some(target) = profile_dir.parent() {
         candidates.push(target.join("release"));
     }
-    candidates.push(profile_dir);
     candidates
         .into_iter()
         .find(|dir| SERVICES.iter().all(|s| dir.join(s).is_file()))

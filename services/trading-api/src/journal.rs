@@ -469,8 +469,9 @@ impl Journal {
             return Ok(());
         }
         let mut rx = self.shared.durable.subscribe();
-        let durable = rx
-            .wait_for(|d| d.seq >= seq || d.failed)
+        // Timed for /debug/pprof/block: the group-commit wait is where an order spends its time
+        // when the disk is slow.
+        let durable = contention::blocked(rx.wait_for(|d| d.seq >= seq || d.failed))
             .await
             .map_err(|_| JournalError::Closed)?;
         if durable.seq >= seq {

@@ -19,6 +19,17 @@ pub const MAX_RATE: f64 = 1_000_000.0;
 /// The full router: order-flow's routes plus service-kit's health, readiness, metrics, body
 /// limit and JSON fallbacks.
 pub fn router(state: Arc<FlowState>, metrics: Metrics, readiness: Readiness) -> Router {
+    router_with_chaos(state, metrics, readiness, None)
+}
+
+/// [`router`] with `chaos`'s request-path faults (latency, errors, per-request work) around
+/// order-flow's own routes.
+pub fn router_with_chaos(
+    state: Arc<FlowState>,
+    metrics: Metrics,
+    readiness: Readiness,
+    chaos: Option<&chaos::Chaos>,
+) -> Router {
     let kit = HttpKit {
         metrics,
         readiness,
@@ -26,6 +37,10 @@ pub fn router(state: Arc<FlowState>, metrics: Metrics, readiness: Readiness) -> 
     };
     // /debug/pprof is merged by main (service_kit::debug::pprof_routes), outside these layers.
     let service = routes(state);
+    let service = match chaos {
+        Some(chaos) => chaos.inject_into(service),
+        None => service,
+    };
     standard_router(service, &kit)
 }
 

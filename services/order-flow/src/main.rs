@@ -33,8 +33,15 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
     let flow_metrics = FlowMetrics::register(&metrics)?;
     let readiness = Readiness::new();
     let state = Arc::new(FlowState::new(settings.initial));
-    let app = order_flow::api::router(Arc::clone(&state), metrics, readiness.clone())
-        .merge(service_kit::debug::pprof_routes(&args.common));
+    let chaos = chaos::Chaos::new(&metrics)?;
+    let app = order_flow::api::router_with_chaos(
+        Arc::clone(&state),
+        metrics,
+        readiness.clone(),
+        Some(&chaos),
+    )
+    .merge(service_kit::debug::pprof_routes(&args.common))
+    .merge(chaos.admin_routes(args.common.pprof_token.clone()));
     let addr = args.common.listen_or(DEFAULT_PORT);
     let listener = tokio::net::TcpListener::bind(addr)
         .await

@@ -28,6 +28,8 @@ pub struct MarketSim {
     pub sim_metrics: SimMetrics,
     /// `/ready`: true once makers run.
     pub readiness: Readiness,
+    /// Fault injection (`/admin/chaos`, merged by main; its request layer is in `router`).
+    pub chaos: chaos::Chaos,
 }
 
 impl MarketSim {
@@ -35,6 +37,7 @@ impl MarketSim {
     pub fn new(settings: &SimSettings, shutdown: CancellationToken) -> anyhow::Result<MarketSim> {
         let metrics = Metrics::new()?;
         let sim_metrics = SimMetrics::register(&metrics)?;
+        let chaos = chaos::Chaos::new(&metrics)?;
         Ok(MarketSim {
             state: AppState {
                 running: Arc::new(OnceLock::new()),
@@ -46,6 +49,7 @@ impl MarketSim {
             metrics,
             sim_metrics,
             readiness: Readiness::new(),
+            chaos,
         })
     }
 
@@ -57,7 +61,7 @@ impl MarketSim {
             body_limit: 16 * 1024,
         };
         // /debug/pprof is merged by main (service_kit::debug::pprof_routes), outside these layers.
-        let service = routes(self.state.clone());
+        let service = self.chaos.inject_into(routes(self.state.clone()));
         standard_router(service, &kit)
     }
 

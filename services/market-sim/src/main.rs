@@ -26,7 +26,8 @@ async fn main() -> anyhow::Result<()> {
     service_kit::shutdown::serve(
         listener,
         sim.router()
-            .merge(service_kit::debug::pprof_routes(&config.common)),
+            .merge(service_kit::debug::pprof_routes(&config.common))
+            .merge(sim.chaos.admin_routes(config.common.pprof_token.clone())),
         shutdown.clone(),
         config.common.drain_timeout(),
     )

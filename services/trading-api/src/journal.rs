@@ -305,6 +305,17 @@ struct Shared {
     wake: Condvar,
     durable: watch::Sender<Durable>,
     metrics: JournalMetrics,
+    /// Milliseconds added before every fsync: the `slow-journal` chaos fault (0 normally).
+    fsync_delay_ms: std::sync::atomic::AtomicU64,
+}
+
+/// The `slow-journal` fault: sleeps before an fsync, as a slow disk would make it take longer.
+#[inline(never)]
+fn chaos_fsync_delay(delay_ms: &std::sync::atomic::AtomicU64) {
+    let ms = delay_ms.load(std::sync::atomic::Ordering::Relaxed);
+    if ms > 0 {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
 }
 
 /// An open journal, appending after the records already replayed.
@@ -373,6 +384,7 @@ impl Journal {
             wake: Condvar::new(),
             durable,
             metrics,
+            fsync_delay_ms: std::sync::atomic::AtomicU64::new(0),
         });
         let writer = if threaded {
             let shared = Arc::clone(&shared);
@@ -389,6 +401,15 @@ impl Journal {
             shared,
             writer: Mutex::new(writer),
         })
+    }
+
+    /// Adds `delay` before every fsync from now on (the `slow-journal` chaos fault; zero
+    /// restores normal speed). Counted in the fsync histogram, as a slow disk would be.
+    pub fn set_fsync_delay(&self, delay: std::time::Duration) {
+        let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.shared
+            .fsync_delay_ms
+            .store(ms, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The sync mode.
@@ -417,6 +438,7 @@ impl Journal {
                 let write = st.file.as_mut().map(|file| {
                     file.write_all(&record)?;
                     let t = Instant::now();
+                    chaos_fsync_delay(&self.shared.fsync_delay_ms);
                     file.sync_data()?;
                     fsync.observe(t.elapsed().as_secs_f64());
                     Ok::<_, std::io::Error>(())
@@ -528,6 +550,7 @@ fn writer_loop(shared: &Shared, mut file: File) {
             let result = file.write_all(&buffer).and_then(|()| {
                 if shared.mode == SyncMode::Batch {
                     let t = Instant::now();
+                    chaos_fsync_delay(&shared.fsync_delay_ms);
                     file.sync_data()?;
                     shared.metrics.fsync.observe(t.elapsed().as_secs_f64());
                 }

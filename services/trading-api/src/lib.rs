@@ -67,6 +67,8 @@ pub struct AppState {
     pub max_in_flight: usize,
     /// Longest a request may take before 408.
     pub request_timeout: Duration,
+    /// Fault injection (`/admin/chaos`, merged by main; its request layer is in [`app`]).
+    pub chaos: chaos::Chaos,
 }
 
 impl std::fmt::Debug for AppState {
@@ -97,6 +99,7 @@ impl AppState {
     pub fn new(options: AppOptions) -> anyhow::Result<Self> {
         let http_metrics = Metrics::new()?;
         let metrics = TradingMetrics::new(&http_metrics)?;
+        let chaos = chaos::Chaos::new(&http_metrics)?;
         Ok(Self {
             venue: Arc::new(OnceLock::new()),
             metrics,
@@ -109,6 +112,7 @@ impl AppState {
             data_dir: options.data_dir,
             max_in_flight: options.max_in_flight,
             request_timeout: options.request_timeout,
+            chaos,
         })
     }
 
@@ -168,6 +172,8 @@ pub fn app(state: AppState) -> Router {
         .route("/ws", get(marketdata::ws_handler))
         .with_state(state.clone())
         .merge(work);
+    // Injected latency, errors and per-request work, inside the HTTP metrics.
+    let routes = state.chaos.inject_into(routes);
     // /debug/pprof is merged by main (service_kit::debug::pprof_routes), outside these layers.
     standard_router(
         routes,

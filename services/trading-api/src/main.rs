@@ -45,7 +45,9 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(addr = %local, "listening");
     let server = tokio::spawn(serve(
         listener,
-        app(state.clone()).merge(service_kit::debug::pprof_routes(&config.common)),
+        app(state.clone())
+            .merge(service_kit::debug::pprof_routes(&config.common))
+            .merge(state.chaos.admin_routes(config.common.pprof_token.clone())),
         state.shutdown.clone(),
         config.common.drain_timeout(),
     ));
@@ -79,6 +81,11 @@ async fn main() -> anyhow::Result<()> {
         state.shutdown.clone(),
     );
     state.install(Arc::clone(&venue));
+    state
+        .chaos
+        .install_hooks(Arc::new(trading_api::venue::VenueFaults::new(Arc::clone(
+            &venue,
+        ))));
     tracing::info!("ready");
 
     let result = server.await.context("server task")?;

@@ -10,7 +10,7 @@
 //! `symbols[i]` → `ledger` → journal. `keys` is independent (read by authentication only).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -218,6 +218,137 @@ pub struct Venue {
     next_order_id: AtomicU64,
     /// Metrics.
     metrics: TradingMetrics,
+    /// The `lock-contention` chaos fault's knobs; idle unless a fault is active.
+    lock_chaos: LockChaos,
+}
+
+/// Knobs of the `lock-contention` chaos fault (crate `chaos`, through [`VenueFaults`]).
+///
+/// The exchange's lock layout ([`LockingMode`]) is fixed when it is built, so "switch to the
+/// global lock" is done by taking one extra lock, `global`, around every command's book lock:
+/// all symbols then serialize exactly as under `LockingMode::Global`.
+#[derive(Default)]
+struct LockChaos {
+    /// Extra nanoseconds every command spins while holding its book lock.
+    hold_book_lock_extra: AtomicU64,
+    /// When set, every command takes `global` before its book lock.
+    serialize_books: AtomicBool,
+    /// The stand-in global book lock; profiled, so its waits show in `/debug/pprof/mutex`.
+    global: lock_api::Mutex<EngineMutex, ()>,
+}
+
+impl LockChaos {
+    /// The global lock while the fault serializes books (lock order: global, then book).
+    fn serialize(&self) -> Option<lock_api::MutexGuard<'_, EngineMutex, ()>> {
+        self.serialize_books
+            .load(Ordering::Relaxed)
+            .then(|| self.global.lock())
+    }
+
+    /// Lengthens the critical section by the fault's extra hold time (a no-op normally).
+    #[inline(never)]
+    fn hold_book_lock_extra(&self) {
+        let ns = self.hold_book_lock_extra.load(Ordering::Relaxed);
+        if ns > 0 {
+            spin_for(std::time::Duration::from_nanos(ns));
+        }
+    }
+}
+
+/// Busy-waits (a lock holder that computes, not one that sleeps).
+fn spin_for(duration: std::time::Duration) {
+    let started = Instant::now();
+    while started.elapsed() < duration {
+        std::hint::spin_loop();
+    }
+}
+
+/// trading-api's own chaos faults (`lock-contention`, `slow-journal`), installed into the
+/// service's `chaos::Chaos` once the venue is recovered.
+#[derive(Debug)]
+pub struct VenueFaults {
+    /// The live venue.
+    venue: Arc<Venue>,
+}
+
+impl VenueFaults {
+    /// Faults acting on `venue`.
+    pub fn new(venue: Arc<Venue>) -> Self {
+        Self { venue }
+    }
+}
+
+/// A background thread of `lock-contention`: takes every book lock in turn and holds it, so
+/// order entry waits behind it.
+#[inline(never)]
+fn contend_for_book_locks(venue: &Venue, hold: std::time::Duration, stop: &AtomicBool) {
+    let symbols = venue.instruments.len();
+    while !stop.load(Ordering::Relaxed) {
+        for i in 0..symbols {
+            let symbol = SymbolId(u32::try_from(i).unwrap_or(u32::MAX));
+            venue.with_book(symbol, |_, _| spin_for(hold));
+            std::thread::yield_now();
+        }
+        if symbols == 0 {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+}
+
+impl chaos::ServiceFaults for VenueFaults {
+    fn lock_contention(
+        &self,
+        params: &chaos::scenario::LockContentionParams,
+    ) -> Result<chaos::Undo, service_kit::ApiError> {
+        let knobs = &self.venue.lock_chaos;
+        knobs
+            .hold_book_lock_extra
+            .store(params.hold_us.saturating_mul(1000), Ordering::Relaxed);
+        knobs
+            .serialize_books
+            .store(params.global, Ordering::Relaxed);
+        let stop = Arc::new(AtomicBool::new(false));
+        // Contenders hold a lock at least 50 us, so they contend even with hold_us = 0.
+        let hold = std::time::Duration::from_micros(params.hold_us.max(50));
+        for i in 0..params.contenders {
+            let (venue, stop) = (Arc::clone(&self.venue), Arc::clone(&stop));
+            let spawned = std::thread::Builder::new()
+                .name(format!("chaos-book-contender-{i}"))
+                .spawn(move || contend_for_book_locks(&venue, hold, &stop));
+            if let Err(err) = spawned {
+                tracing::error!(%err, "cannot start a lock contender");
+            }
+        }
+        let venue = Arc::clone(&self.venue);
+        Ok(Box::new(move || {
+            stop.store(true, Ordering::Relaxed);
+            venue
+                .lock_chaos
+                .hold_book_lock_extra
+                .store(0, Ordering::Relaxed);
+            venue
+                .lock_chaos
+                .serialize_books
+                .store(false, Ordering::Relaxed);
+        }))
+    }
+
+    fn slow_journal(
+        &self,
+        params: &chaos::scenario::SlowJournalParams,
+    ) -> Result<chaos::Undo, service_kit::ApiError> {
+        let journal = self
+            .venue
+            .journal()
+            .ok_or_else(service_kit::ApiError::not_ready)?;
+        journal.set_fsync_delay(std::time::Duration::from_millis(params.delay_ms));
+        let venue = Arc::clone(&self.venue);
+        Ok(Box::new(move || {
+            if let Some(journal) = venue.journal() {
+                journal.set_fsync_delay(std::time::Duration::ZERO);
+            }
+        }))
+    }
 }
 
 impl std::fmt::Debug for Venue {
@@ -327,6 +458,7 @@ impl Venue {
             gate: RwLock::new(()),
             next_order_id: AtomicU64::new(1),
             metrics,
+            lock_chaos: LockChaos::default(),
         })
     }
 
@@ -627,11 +759,13 @@ impl Venue {
             .get(symbol.0 as usize)
             .ok_or(VenueError::UnknownSymbol)?;
         let _gate = self.gate.read();
+        let _serialized = self.lock_chaos.serialize();
         let mut book = self
             .exchange
             .lock_book(symbol)
             .ok_or(VenueError::UnknownSymbol)?;
         let mut st = self.symbols[symbol.0 as usize].lock();
+        self.lock_chaos.hold_book_lock_extra();
 
         // Risk: how much to hold, on which asset.
         let (hold_asset, hold) = match (&mode, cmd) {

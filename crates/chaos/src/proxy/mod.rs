@@ -1,0 +1,402 @@
+//! A TCP fault proxy that speaks toxiproxy's REST API, so toxiproxy's clients and experiment
+//! drivers work against it (toxiproxy itself is not installable here).
+//!
+//! - [`Collection`]: the proxies: each listens on a loopback address and forwards every
+//!   connection to its upstream; disabling one closes its listener and connections (down).
+//! - [`toxic`]: toxics and their JSON; [`link`]: one connection with toxics applied.
+//! - [`api`]: the REST routes (`/proxies`, `/proxies/{name}/toxics`, `/reset`, `/version`).
+//!
+//! Architecture invariant: loopback only. The API server and every proxy listen on loopback
+//! addresses; this is a test tool that can cut connections, never a public endpoint.
+
+pub mod api;
+pub mod link;
+pub mod toxic;
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use serde_json::{json, Value};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use self::toxic::{check_toxicity, NewToxic, Toxic, ToxicKind, ToxicUpdate};
+
+/// An error in toxiproxy's shape: `{"error": message, "status": code}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyError {
+    /// HTTP status.
+    pub status: u16,
+    /// Message.
+    pub message: String,
+}
+
+impl ProxyError {
+    fn new(status: u16, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(400, message)
+    }
+
+    fn proxy_not_found() -> Self {
+        Self::new(404, "proxy not found")
+    }
+}
+
+/// One proxy.
+struct Proxy {
+    /// Name, unique in the collection.
+    name: String,
+    /// Listen address as given, then as bound (port 0 becomes the real port).
+    listen: String,
+    /// Where connections go.
+    upstream: String,
+    /// Toxics in the order they were added; links watch this.
+    toxics: watch::Sender<Arc<Vec<Toxic>>>,
+    /// Cancels the listener and every connection; `None` when disabled.
+    running: Option<CancellationToken>,
+}
+
+impl Proxy {
+    fn to_json(&self) -> Value {
+        let toxics: Vec<Value> = self.toxics.borrow().iter().map(Toxic::to_json).collect();
+        json!({
+            "name": self.name,
+            "listen": self.listen,
+            "upstream": self.upstream,
+            "enabled": self.running.is_some(),
+            "toxics": toxics,
+        })
+    }
+
+    /// Binds the listen address and starts accepting. Must run inside a tokio runtime.
+    fn start(&mut self) -> Result<(), ProxyError> {
+        if self.running.is_some() {
+            return Ok(());
+        }
+        let addr = loopback_addr(&self.listen)?;
+        let std_listener = std::net::TcpListener::bind(addr)
+            .and_then(|l| l.set_nonblocking(true).map(|()| l))
+            .map_err(|e| ProxyError::new(500, format!("cannot listen on {addr}: {e}")))?;
+        let listener = tokio::net::TcpListener::from_std(std_listener)
+            .map_err(|e| ProxyError::new(500, format!("cannot listen on {addr}: {e}")))?;
+        if let Ok(bound) = listener.local_addr() {
+            self.listen = bound.to_string();
+        }
+        let cancel = CancellationToken::new();
+        let (upstream, toxics, stop) = (
+            self.upstream.clone(),
+            self.toxics.subscribe(),
+            cancel.clone(),
+        );
+        tokio::spawn(async move {
+            loop {
+                let accepted = tokio::select! {
+                    () = stop.cancelled() => return,
+                    accepted = listener.accept() => accepted,
+                };
+                match accepted {
+                    Ok((client, _)) => {
+                        tokio::spawn(link::run(
+                            client,
+                            upstream.clone(),
+                            toxics.clone(),
+                            stop.child_token(),
+                        ));
+                    }
+                    Err(err) => {
+                        tracing::warn!(%err, "accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    }
+                }
+            }
+        });
+        self.running = Some(cancel);
+        Ok(())
+    }
+
+    /// Closes the listener and every connection.
+    fn stop(&mut self) {
+        if let Some(cancel) = self.running.take() {
+            cancel.cancel();
+        }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Resolves `listen` and insists it is a loopback address.
+fn loopback_addr(listen: &str) -> Result<SocketAddr, ProxyError> {
+    let addrs: Vec<SocketAddr> = listen
+        .to_socket_addrs()
+        .map_err(|e| ProxyError::bad_request(format!("bad listen address {listen:?}: {e}")))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.ip().is_loopback())
+        .copied()
+        .ok_or_else(|| {
+            ProxyError::bad_request(format!(
+                "listen address {listen:?} is not loopback; this proxy serves loopback only"
+            ))
+        })
+}
+
+/// All proxies; cheap to clone.
+#[derive(Clone, Default)]
+pub struct Collection {
+    proxies: Arc<Mutex<BTreeMap<String, Proxy>>>,
+    /// Source of toxic uids.
+    next_uid: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for Collection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Collection")
+            .field("proxies", &self.proxies.lock().len())
+            .finish()
+    }
+}
+
+/// Fields of a proxy create/update body.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct ProxyFields {
+    /// Name (create only; ignored on update).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Listen address (`host:port`, loopback).
+    #[serde(default)]
+    pub listen: Option<String>,
+    /// Upstream address (`host:port`).
+    #[serde(default)]
+    pub upstream: Option<String>,
+    /// Whether it accepts connections; default true on create.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+}
+
+impl Collection {
+    /// An empty collection.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `GET /proxies`: name → proxy.
+    pub fn all(&self) -> Value {
+        let proxies = self.proxies.lock();
+        Value::Object(
+            proxies
+                .iter()
+                .map(|(name, p)| (name.clone(), p.to_json()))
+                .collect(),
+        )
+    }
+
+    /// `POST /proxies`. With `replace`, an existing proxy of that name is replaced (populate).
+    pub fn create(&self, fields: ProxyFields, replace: bool) -> Result<Value, ProxyError> {
+        let name = fields
+            .name
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| ProxyError::bad_request("missing required field: name"))?;
+        let upstream = fields
+            .upstream
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| ProxyError::bad_request("missing required field: upstream"))?;
+        let listen = fields
+            .listen
+            .filter(|l| !l.is_empty())
+            .unwrap_or_else(|| "127.0.0.1:0".to_owned());
+        let mut proxies = self.proxies.lock();
+        if proxies.contains_key(&name) {
+            if !replace {
+                return Err(ProxyError::new(409, "proxy already exists"));
+            }
+            proxies.remove(&name);
+        }
+        let mut proxy = Proxy {
+            name: name.clone(),
+            listen,
+            upstream,
+            toxics: watch::channel(Arc::new(Vec::new())).0,
+            running: None,
+        };
+        if fields.enabled.unwrap_or(true) {
+            proxy.start()?;
+        } else {
+            loopback_addr(&proxy.listen)?;
+        }
+        let json = proxy.to_json();
+        proxies.insert(name, proxy);
+        Ok(json)
+    }
+
+    /// `GET /proxies/{name}`.
+    pub fn get(&self, name: &str) -> Result<Value, ProxyError> {
+        self.proxies
+            .lock()
+            .get(name)
+            .map(Proxy::to_json)
+            .ok_or_else(ProxyError::proxy_not_found)
+    }
+
+    /// `POST /proxies/{name}`: change listen, upstream or enabled.
+    pub fn update(&self, name: &str, fields: ProxyFields) -> Result<Value, ProxyError> {
+        let mut proxies = self.proxies.lock();
+        let proxy = proxies
+            .get_mut(name)
+            .ok_or_else(ProxyError::proxy_not_found)?;
+        let moved = fields.listen.as_ref().is_some_and(|l| *l != proxy.listen)
+            || fields
+                .upstream
+                .as_ref()
+                .is_some_and(|u| *u != proxy.upstream);
+        let enabled = fields.enabled.unwrap_or(proxy.running.is_some());
+        if moved {
+            if let Some(listen) = &fields.listen {
+                loopback_addr(listen)?;
+            }
+            proxy.stop();
+            if let Some(listen) = fields.listen {
+                proxy.listen = listen;
+            }
+            if let Some(upstream) = fields.upstream {
+                proxy.upstream = upstream;
+            }
+        }
+        if enabled {
+            proxy.start()?;
+        } else {
+            proxy.stop();
+        }
+        Ok(proxy.to_json())
+    }
+
+    /// `DELETE /proxies/{name}`.
+    pub fn delete(&self, name: &str) -> Result<(), ProxyError> {
+        self.proxies
+            .lock()
+            .remove(name)
+            .map(drop)
+            .ok_or_else(ProxyError::proxy_not_found)
+    }
+
+    /// `POST /reset`: enable every proxy and remove every toxic.
+    pub fn reset(&self) -> Result<(), ProxyError> {
+        let mut proxies = self.proxies.lock();
+        for proxy in proxies.values_mut() {
+            proxy.toxics.send_replace(Arc::new(Vec::new()));
+            proxy.start()?;
+        }
+        Ok(())
+    }
+
+    fn with_proxy<T>(
+        &self,
+        name: &str,
+        f: impl FnOnce(&mut Proxy) -> Result<T, ProxyError>,
+    ) -> Result<T, ProxyError> {
+        let mut proxies = self.proxies.lock();
+        let proxy = proxies
+            .get_mut(name)
+            .ok_or_else(ProxyError::proxy_not_found)?;
+        f(proxy)
+    }
+
+    /// `GET /proxies/{name}/toxics`.
+    pub fn toxics(&self, name: &str) -> Result<Value, ProxyError> {
+        self.with_proxy(name, |p| {
+            Ok(Value::Array(
+                p.toxics.borrow().iter().map(Toxic::to_json).collect(),
+            ))
+        })
+    }
+
+    /// `POST /proxies/{name}/toxics`.
+    pub fn add_toxic(&self, name: &str, new: NewToxic) -> Result<Value, ProxyError> {
+        let kind = ToxicKind::parse(&new.kind, &new.attributes).map_err(ProxyError::bad_request)?;
+        let stream = new.stream.unwrap_or_default();
+        let toxicity =
+            check_toxicity(new.toxicity.unwrap_or(1.0)).map_err(ProxyError::bad_request)?;
+        let toxic = Toxic {
+            name: new
+                .name
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| format!("{}_{}", kind.type_name(), stream.name())),
+            kind,
+            stream,
+            toxicity,
+            uid: self.next_uid.fetch_add(1, Ordering::Relaxed),
+        };
+        self.with_proxy(name, |p| {
+            if p.toxics.borrow().iter().any(|t| t.name == toxic.name) {
+                return Err(ProxyError::new(409, "toxic already exists"));
+            }
+            let json = toxic.to_json();
+            p.toxics.send_modify(|list| Arc::make_mut(list).push(toxic));
+            Ok(json)
+        })
+    }
+
+    /// `GET /proxies/{name}/toxics/{toxic}`.
+    pub fn toxic(&self, name: &str, toxic: &str) -> Result<Value, ProxyError> {
+        self.with_proxy(name, |p| {
+            p.toxics
+                .borrow()
+                .iter()
+                .find(|t| t.name == toxic)
+                .map(Toxic::to_json)
+                .ok_or_else(|| ProxyError::new(404, "toxic not found"))
+        })
+    }
+
+    /// `POST /proxies/{name}/toxics/{toxic}`: change attributes or toxicity.
+    pub fn update_toxic(
+        &self,
+        name: &str,
+        toxic: &str,
+        update: ToxicUpdate,
+    ) -> Result<Value, ProxyError> {
+        self.with_proxy(name, |p| {
+            let mut list = (**p.toxics.borrow()).clone();
+            let entry = list
+                .iter_mut()
+                .find(|t| t.name == toxic)
+                .ok_or_else(|| ProxyError::new(404, "toxic not found"))?;
+            entry.kind = entry
+                .kind
+                .updated(&update.attributes)
+                .map_err(ProxyError::bad_request)?;
+            if let Some(toxicity) = update.toxicity {
+                entry.toxicity = check_toxicity(toxicity).map_err(ProxyError::bad_request)?;
+            }
+            let json = entry.to_json();
+            p.toxics.send_replace(Arc::new(list));
+            Ok(json)
+        })
+    }
+
+    /// `DELETE /proxies/{name}/toxics/{toxic}`.
+    pub fn remove_toxic(&self, name: &str, toxic: &str) -> Result<(), ProxyError> {
+        self.with_proxy(name, |p| {
+            let list = p.toxics.borrow().clone();
+            if !list.iter().any(|t| t.name == toxic) {
+                return Err(ProxyError::new(404, "toxic not found"));
+            }
+            let kept: Vec<Toxic> = list.iter().filter(|t| t.name != toxic).cloned().collect();
+            p.toxics.send_replace(Arc::new(kept));
+            Ok(())
+        })
+    }
+}

@@ -1,9 +1,10 @@
 //! CPU profile: [`cpu_sampler`](crate::cpu_sampler) at 99 Hz for the requested duration,
 //! encoded with Go's sample types `samples/count` and `cpu/nanoseconds`.
 //!
-//! Samples that land in libc, libgcc, pthread or the vDSO are dropped (and walks stop there):
-//! unwinding from inside them is where signal-time unwinding deadlocks or crashes, e.g. in
-//! libgcc's unwinder while jemalloc records a heap sample.
+//! Samples that land in libc, libgcc, pthread or the vDSO are kept (syscalls are CPU too, as
+//! Go counts them); the sampler recovers their callers only where it can prove the addresses
+//! (see [`cpu_sampler`](crate::cpu_sampler)). It never calls libgcc's unwinder, which is where
+//! signal-time unwinding deadlocks or crashes (e.g. while jemalloc records a heap sample).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -58,12 +59,13 @@ pub async fn profile(duration: Duration) -> Result<RawProfile, PprofError> {
     cpu_sampler::stop();
     cpu_sampler::drain(&mut counts);
     let lost = cpu_sampler::lost();
+    let signals = cpu_sampler::signals();
     drop(running);
-    if lost > 0 {
-        profile
-            .comments
-            .push(format!("{lost} samples lost: sample ring full"));
-    }
+    // Signals received vs samples kept: shows timer coalescing or ring overflow when the
+    // profile's total falls short of the CPU the process used.
+    profile.comments.push(format!(
+        "{signals} SIGPROF received, {lost} lost to a full sample ring"
+    ));
     let period = profile.period;
     profile.samples = counts
         .into_iter()

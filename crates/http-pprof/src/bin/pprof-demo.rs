@@ -9,8 +9,13 @@
 //! - block: `demo_drain_slow_channel` waits on a slow tokio channel through
 //!   `contention::blocked`.
 //!
+//! With `PPROF_DEMO_WORKLOAD=syscalls` it runs only two busy threads instead (for CPU-coverage
+//! tests, where every other thread's CPU would blur the accounting): `demo_write_small_buffers`
+//! spends most of its time in `write(2)` (libc and kernel), `demo_cpu_hot_loop` in pure Rust.
+//!
 //! Prints `listening on <addr>` once serving. Environment: `PPROF_DEMO_ADDR` (default
-//! `127.0.0.1:0`), `PPROF_DEMO_TOKEN` (bearer token for non-loopback clients).
+//! `127.0.0.1:0`), `PPROF_DEMO_TOKEN` (bearer token for non-loopback clients),
+//! `PPROF_DEMO_WORKLOAD` (`all`, the default, or `syscalls`).
 
 use std::hint::black_box;
 use std::io::Write as _;
@@ -60,6 +65,17 @@ fn demo_inlined_mix(rounds: u64) -> u64 {
     x
 }
 
+/// Writes small buffers to `/dev/null`: nearly all of its CPU is in the libc `write` wrapper
+/// and the kernel, where a profiler that drops samples inside libc loses it.
+#[inline(never)]
+fn demo_write_small_buffers(sink: &mut std::fs::File, rounds: u32) -> std::io::Result<()> {
+    let buffer = [0x5a_u8; 64];
+    for _ in 0..rounds {
+        sink.write_all(black_box(&buffer))?;
+    }
+    Ok(())
+}
+
 /// Allocates memory that stays alive for the life of the process.
 #[inline(never)]
 fn demo_retain_buffers() -> Vec<Vec<u8>> {
@@ -92,6 +108,27 @@ async fn demo_drain_slow_channel(mut rx: tokio::sync::mpsc::Receiver<u64>) {
     while let Some(v) = contention::blocked(rx.recv()).await {
         black_box(v);
     }
+}
+
+/// The `syscalls` workload: one thread in `write(2)`, one in pure Rust compute.
+fn start_syscall_work() {
+    std::thread::Builder::new()
+        .name("demo-syscalls".into())
+        .spawn(|| {
+            let mut sink = std::fs::OpenOptions::new().write(true).open("/dev/null")?;
+            loop {
+                demo_write_small_buffers(&mut sink, black_box(10_000))?;
+            }
+        })
+        .map(|_: std::thread::JoinHandle<std::io::Result<()>>| ())
+        .unwrap_or_else(|e| eprintln!("demo-syscalls thread: {e}"));
+    std::thread::Builder::new()
+        .name("demo-hot".into())
+        .spawn(|| loop {
+            black_box(demo_cpu_hot_loop(black_box(500_000)));
+        })
+        .map(drop)
+        .unwrap_or_else(|e| eprintln!("demo-hot thread: {e}"));
 }
 
 fn start_background_work(runtime: &tokio::runtime::Handle) {
@@ -143,7 +180,10 @@ fn main() -> std::io::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    start_background_work(runtime.handle());
+    match std::env::var("PPROF_DEMO_WORKLOAD").as_deref() {
+        Ok("syscalls") => start_syscall_work(),
+        _ => start_background_work(runtime.handle()),
+    }
     let addr = std::env::var("PPROF_DEMO_ADDR").unwrap_or_else(|_| "127.0.0.1:0".into());
     let config = PprofConfig {
         mutex_profile_fraction: Some(1),

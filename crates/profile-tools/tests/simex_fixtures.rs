@@ -1,0 +1,236 @@
+//! The committed profiles of our own service (trading-api under load, one in-service chaos
+//! fault at a time; `tests/data/simex/`, captured as `tests/data/README.md` shows): real frame
+//! names from our binaries classify into their category, and the analyzer names each fault's
+//! kind of work.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+
+use profile_tools::analyze::{analyze, Analysis, Input};
+use profile_tools::categories::{classify, Category, FrameClass};
+use profile_tools::{Profile, ProfileKind};
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/simex")
+        .join(name)
+}
+
+fn load(name: &str) -> Profile {
+    Profile::from_path(&data(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn analyze_fixture(name: &str) -> Analysis {
+    let p = load(name);
+    let path = data(name);
+    analyze(
+        Input {
+            profile: &p,
+            index: p.default_index,
+            path: &path,
+        },
+        None,
+    )
+}
+
+const JSON: &str = "cpu_profile_trading-api_json-heavy.pb.gz";
+const REGEX: &str = "cpu_profile_trading-api_regex-hot.pb.gz";
+const FMT: &str = "cpu_profile_trading-api_fmt-heavy.pb.gz";
+const HASH: &str = "cpu_profile_trading-api_hash-heavy.pb.gz";
+const ALLOC: &str = "cpu_profile_trading-api_alloc-churn.pb.gz";
+const LOCK_CPU: &str = "cpu_profile_trading-api_lock-contention.pb.gz";
+const MUTEX: &str = "mutex_profile_trading-api_lock-contention.pb.gz";
+const BLOCK: &str = "block_profile_trading-api_slow-journal.pb.gz";
+const HEAP: &str = "heap_profile_trading-api_memory-leak.pb.gz";
+const GOROUTINE: &str = "goroutine_profile_trading-api_task-leak.pb.gz";
+
+/// Every fixture in `tests/data/simex/` with the kind its name gives.
+const FIXTURES: &[(&str, ProfileKind)] = &[
+    (JSON, ProfileKind::Cpu),
+    (REGEX, ProfileKind::Cpu),
+    (FMT, ProfileKind::Cpu),
+    (HASH, ProfileKind::Cpu),
+    (ALLOC, ProfileKind::Cpu),
+    (LOCK_CPU, ProfileKind::Cpu),
+    (MUTEX, ProfileKind::Mutex),
+    (BLOCK, ProfileKind::Block),
+    (HEAP, ProfileKind::Heap),
+    (GOROUTINE, ProfileKind::Goroutine),
+];
+
+#[test]
+fn every_service_fixture_decodes_with_its_kind_and_stays_small() {
+    for (name, kind) in FIXTURES {
+        let size = std::fs::metadata(data(name)).unwrap().len();
+        assert!(
+            size < 100 * 1024,
+            "{name} is {size} bytes; keep fixtures small"
+        );
+        let p = load(name);
+        assert_eq!(p.kind, *kind, "{name}");
+        assert!(!p.stacks.is_empty(), "{name} has samples");
+        assert!(p.total(p.default_index) > 0, "{name} has a non-zero total");
+    }
+}
+
+/// Real frame names from our service's profiles, with the category each must get. The test
+/// checks both that the frame occurs in that fixture and how it classifies.
+const FRAME_TABLE: &[(&str, &str, Category)] = &[
+    // Memory: the allocator (jemalloc behind the C entry points), zeroing and Vec growth.
+    (ALLOC, "calloc", Category::Memory),
+    (ALLOC, "alloc::alloc::alloc_zeroed", Category::Memory),
+    (ALLOC, "__memset_avx512_unaligned_erms", Category::Memory),
+    (
+        HEAP,
+        "alloc::raw_vec::RawVecInner<A>::finish_grow",
+        Category::Memory,
+    ),
+    // Lock contention: the book locks are parking_lot mutexes behind our profiled raw mutex.
+    // (The mutex profile itself has none of these: see the test on contention profiles.)
+    (
+        LOCK_CPU,
+        "<parking_lot::raw_mutex::RawMutex as lock_api::mutex::RawMutex>::lock",
+        Category::LockContention,
+    ),
+    (
+        LOCK_CPU,
+        "<contention::mutex::ProfiledRawMutex as lock_api::mutex::RawMutex>::lock",
+        Category::LockContention,
+    ),
+    (
+        LOCK_CPU,
+        "parking_lot_core::thread_parker::imp::ThreadParker::futex_wait",
+        Category::LockContention,
+    ),
+    // Serialization.
+    (
+        JSON,
+        "serde_json::de::Deserializer<R>::parse_decimal",
+        Category::Serialization,
+    ),
+    // Regex.
+    (
+        REGEX,
+        "regex::builders::string::RegexBuilder::build",
+        Category::Regex,
+    ),
+    (
+        REGEX,
+        "regex_automata::hybrid::dfa::Cache::new",
+        Category::Regex,
+    ),
+    // Formatting and dynamic dispatch.
+    (
+        FMT,
+        "alloc::fmt::format::format_inner",
+        Category::FormattingAndDispatch,
+    ),
+    (
+        FMT,
+        "<alloc::boxed::Box<T,A> as core::fmt::Display>::fmt",
+        Category::FormattingAndDispatch,
+    ),
+    // Hashing.
+    (
+        HASH,
+        "<core::hash::sip::Hasher<S> as core::hash::Hasher>::write",
+        Category::Hashing,
+    ),
+    // I/O and syscalls: responses written to the client sockets.
+    (
+        JSON,
+        "<std::sys::fd::unix::FileDesc>::write_vectored",
+        Category::IoAndSyscalls,
+    ),
+    // I/O and syscalls: the journal's fsync.
+    (LOCK_CPU, "__GI_fdatasync", Category::IoAndSyscalls),
+    // Async runtime: leaked tasks parked in tokio.
+    (
+        GOROUTINE,
+        "tokio::runtime::io::registration::Registration::poll_ready",
+        Category::AsyncRuntime,
+    ),
+];
+
+#[test]
+fn real_frame_names_from_our_service_classify_into_their_category() {
+    let mut wrong = Vec::new();
+    for (fixture, frame, category) in FRAME_TABLE {
+        let p = load(fixture);
+        assert!(
+            p.frame_names.iter().any(|n| n == frame),
+            "{frame:?} does not occur in {fixture}"
+        );
+        let got = classify(frame);
+        if got != FrameClass::Work(*category) {
+            wrong.push(format!("{frame}: expected {category:?}, got {got:?}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    // Every category but logging has a frame from our service: trading-api logs only at
+    // start-up and when a fault starts, so no profile of it holds a `tracing` frame (see
+    // tests/data/README.md); `fixtures.rs` covers logging with `rust_cpu_logging.pb.gz`.
+    for c in Category::ALL {
+        let covered = FRAME_TABLE.iter().any(|(_, _, t)| *t == c);
+        assert_eq!(covered, c != Category::Logging, "{c:?}");
+    }
+}
+
+/// Position of `category` among the analysis's categories (ranked by share), if present.
+fn rank(a: &Analysis, category: Category) -> Option<usize> {
+    a.categories.iter().position(|c| c.category == category)
+}
+
+#[test]
+fn analyzer_names_each_faults_kind_of_work_first() {
+    for (name, expected) in [
+        (JSON, Category::Serialization),
+        (REGEX, Category::Regex),
+        (FMT, Category::FormattingAndDispatch),
+        (HASH, Category::Hashing),
+        (ALLOC, Category::Memory),
+        (HEAP, Category::Memory),
+        (GOROUTINE, Category::AsyncRuntime),
+    ] {
+        let a = analyze_fixture(name);
+        assert_eq!(rank(&a, expected), Some(0), "{name}: {:#?}", a.categories);
+    }
+}
+
+#[test]
+fn lock_contention_cpu_profile_shows_the_lock_work() {
+    let a = analyze_fixture(LOCK_CPU);
+    assert!(
+        rank(&a, Category::LockContention).is_some(),
+        "{:#?}",
+        a.categories
+    );
+}
+
+/// Our mutex and block profiles record the stack of the code that waited (the `contention`
+/// crate leaves its own frames out), so their leaves are the service's code, not lock or I/O
+/// frames: the analyzer finds the waiting function, and no category.
+#[test]
+fn contention_profiles_point_at_the_waiting_service_code() {
+    for (name, frame) in [
+        (MUTEX, "matching::exchange::Exchange<R>::lock_book"),
+        (
+            BLOCK,
+            "trading_api::journal::Journal::wait_durable::{{closure}}",
+        ),
+    ] {
+        let p = load(name);
+        assert!(
+            p.frame_names.iter().any(|n| n == frame),
+            "{frame:?} does not occur in {name}"
+        );
+        assert_eq!(classify(frame), FrameClass::Application, "{frame}");
+        let a = analyze_fixture(name);
+        let top = a.summary.top_hotspot.as_deref().unwrap_or_default();
+        assert!(
+            top.starts_with("trading_api::") || top.starts_with("matching::"),
+            "{name}: top hotspot {top}"
+        );
+    }
+}

@@ -350,6 +350,14 @@ fn attribute(profile: &Profile, index: usize) -> Attribution {
                 _ => {}
             }
         }
+        // Every sample of a mutex profile is time spent waiting for a lock, whatever the frames
+        // say: our profiles (and Go's) record the waiting caller, not lock internals.
+        if decided.is_none() && profile.kind == ProfileKind::Mutex {
+            decided = stack
+                .frames
+                .last()
+                .map(|&leaf| (Category::LockContention, leaf));
+        }
         if let Some((category, frame)) = decided {
             *out.by_category.entry(category).or_default() += value;
             if let Some(&leaf) = stack.frames.last() {

@@ -214,6 +214,7 @@ const SEGMENT_RULES: &[(Category, &[&str])] = &[
             "std::fmt",
             "fmt",
             "to_string",
+            "spec_to_string",
             "itoa",
             "ryu",
             "strconv",

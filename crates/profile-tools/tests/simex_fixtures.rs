@@ -210,7 +210,8 @@ fn lock_contention_cpu_profile_shows_the_lock_work() {
 
 /// Our mutex and block profiles record the stack of the code that waited (the `contention`
 /// crate leaves its own frames out), so their leaves are the service's code, not lock or I/O
-/// frames: the analyzer finds the waiting function, and no category.
+/// frames: the analyzer finds the waiting function; a mutex profile's delay is lock contention
+/// by definition.
 #[test]
 fn contention_profiles_point_at_the_waiting_service_code() {
     for (name, frame) in [
@@ -232,5 +233,25 @@ fn contention_profiles_point_at_the_waiting_service_code() {
             top.starts_with("trading_api::") || top.starts_with("matching::"),
             "{name}: top hotspot {top}"
         );
+    }
+    let a = analyze_fixture(MUTEX);
+    assert_eq!(
+        rank(&a, Category::LockContention),
+        Some(0),
+        "{:#?}",
+        a.categories
+    );
+}
+
+/// Frames the analyzer once put under "library" although they name the work they do.
+#[test]
+fn allocator_sync_and_to_string_frames_from_our_profiles_are_classified() {
+    for (frame, category) in [
+        (
+            "<T as alloc::string::SpecToString>::spec_to_string",
+            Category::FormattingAndDispatch,
+        ),
+    ] {
+        assert_eq!(classify(frame), FrameClass::Work(category), "{frame}");
     }
 }

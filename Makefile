@@ -181,6 +181,40 @@ profile-help: ## The profiling targets and their variables
 	@echo "Scripts: scripts/generate-flamegraph.sh [type] [seconds] [port], scripts/serve-flamegraphs.sh [port]"
 	@echo "Guide: docs/FLAMEGRAPH_GUIDE.md"
 
+##@ Chaos (chaos/experiments/, Chaos Toolkit's format; reports in PROFILE_DIR)
+
+SCENARIO ?= cpu-burn
+CHAOS_PROFILE_SECONDS ?= 30
+CHAOS_JOURNAL_DIR ?= $(or $(SIMEX_LOG_DIR),logs)/chaos
+export CHAOS_PROFILE_SECONDS
+CHAOS_ENV = PATH="$(abspath $(dir $(SIMEX))):$$PATH"
+
+.PHONY: chaos-list
+chaos-list: simex-bin ## The chaos experiments
+	@$(SIMEX) chaos list chaos/experiments
+
+.PHONY: chaos-run
+chaos-run: service-bins ## Run one experiment (EXPERIMENT=kill-trading-api, default SCENARIO); journal + report
+	@$(SIMEX) status >/dev/null 2>&1 || $(SIMEX) up
+	@mkdir -p $(CHAOS_JOURNAL_DIR) $(PROFILE_DIR)
+	$(CHAOS_ENV) $(SIMEX) chaos run chaos/experiments/$(or $(EXPERIMENT),$(SCENARIO)).json \
+		--journal $(CHAOS_JOURNAL_DIR)/$(or $(EXPERIMENT),$(SCENARIO))-journal.json \
+		--report $(PROFILE_DIR)/chaos_experiment_$(or $(EXPERIMENT),$(SCENARIO))_report.md
+
+.PHONY: chaos-all
+chaos-all: service-bins ## Run every experiment in chaos/experiments (journals in CHAOS_JOURNAL_DIR)
+	@$(SIMEX) status >/dev/null 2>&1 || $(SIMEX) up
+	@mkdir -p $(CHAOS_JOURNAL_DIR) $(PROFILE_DIR)
+	@failed=0; for f in chaos/experiments/*.json; do n=$$(basename $$f .json); \
+		$(CHAOS_ENV) $(SIMEX) chaos run $$f --journal $(CHAOS_JOURNAL_DIR)/$$n-journal.json \
+			--report $(PROFILE_DIR)/chaos_experiment_$${n}_report.md || failed=$$((failed + 1)); \
+	done; echo "chaos-all: $$failed experiment(s) not completed"; [ $$failed -eq 0 ]
+
+.PHONY: chaos-flamegraph
+chaos-flamegraph: service-bins ## SCENARIO (cpu-burn) profiled: baseline, load, chaos, recovery; diffs; one report
+	SIMEX=$(SIMEX) ORDER_FLOW_BIN=$(dir $(SIMEX))order-flow PROFILE_DIR=$(PROFILE_DIR) \
+		chaos/chaos-flamegraph.sh $(SCENARIO)
+
 ##@ Help
 
 .PHONY: help

@@ -4,12 +4,14 @@
 //!   three services natively.
 //! - [`capture`]: `profile` fetches a profile from a running service and makes its files.
 //! - [`toolkit`]: `flamegraph`, `diff`, `analyze`, `top`, `serve` over any pprof file.
+//! - [`chaos`]: `chaos run`, `chaos list`, `chaos signal` (Chaos Toolkit experiments).
 //! - [`services`]: the service names and their ports (one base port).
 //!
 //! Exit codes: 0 success, 1 runtime failure (bad input, service not running, unwritable output;
 //! `status` when a service is down), 2 usage error (clap).
 
 mod capture;
+mod chaos;
 mod services;
 mod supervisor;
 mod toolkit;
@@ -112,8 +114,76 @@ struct ProfileArgs {
     base_port: u16,
 }
 
+/// `simex chaos` subcommands.
+#[derive(Debug, Subcommand)]
+enum ChaosCommand {
+    /// Run an experiment (Chaos Toolkit's JSON format): steady state, method, steady state,
+    /// rollbacks (always, also on Ctrl-C). Exits 1 unless the verdict is `completed`.
+    Run {
+        /// The experiment file.
+        file: PathBuf,
+        /// Where the journal (Chaos Toolkit's shape) goes.
+        #[arg(long, default_value = "journal.json")]
+        journal: PathBuf,
+        /// Also write a markdown report here.
+        #[arg(long)]
+        report: Option<PathBuf>,
+    },
+    /// List the experiments in a directory.
+    List {
+        /// The directory.
+        #[arg(default_value = "chaos/experiments")]
+        dir: PathBuf,
+    },
+    /// Fail (exit 1) if any book is crossed (best bid >= best ask); prints the tops as JSON.
+    CheckBook {
+        /// trading-api's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// Symbols to check, comma separated.
+        #[arg(long, default_value = "BTC-USD,ETH-USD,SOL-USD")]
+        symbols: String,
+    },
+    /// Fail (exit 1) unless every order in order-flow's acked-orders.log is known to trading-api.
+    CheckAcked {
+        /// trading-api's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// order-flow's log of acknowledged orders.
+        #[arg(long, default_value = "data/order-flow/acked-orders.log")]
+        log: PathBuf,
+        /// The demo key file (to ask for each order as its owner).
+        #[arg(long, default_value = "data/trading-api/demo-keys.json")]
+        keys: PathBuf,
+        /// Check only the most recent N orders.
+        #[arg(long, default_value_t = 20_000)]
+        limit: usize,
+    },
+    /// Wait until a service answers `/ready` (after a kill, until the supervisor restarted it).
+    WaitReady {
+        /// The service's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// Seconds to wait at most.
+        #[arg(long, default_value_t = 90)]
+        timeout: u64,
+    },
+    /// Send a signal (KILL, STOP, CONT, TERM) to a service run by `simex up`.
+    Signal {
+        /// trading-api, market-sim or order-flow.
+        service: String,
+        /// KILL, STOP, CONT or TERM.
+        signal: String,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Chaos experiments: run, list, and the signal helper they use.
+    #[command(subcommand)]
+    Chaos(ChaosCommand),
     /// Start trading-api, market-sim and order-flow in the background (supervised: restarted if
     /// they die) and wait until each is ready.
     Up {
@@ -271,6 +341,29 @@ fn main() -> ExitCode {
         Command::Supervise { run } => run
             .layout(true)
             .and_then(|layout| supervisor::supervise(&layout)),
+        Command::Chaos(ChaosCommand::Run {
+            file,
+            journal,
+            report,
+        }) => chaos::run_file(&file, &journal, report.as_deref()),
+        Command::Chaos(ChaosCommand::CheckBook { url, symbols }) => {
+            chaos::check_book(&url, &symbols)
+        }
+        Command::Chaos(ChaosCommand::CheckAcked {
+            url,
+            log,
+            keys,
+            limit,
+        }) => chaos::check_acked(&url, &log, &keys, limit),
+        Command::Chaos(ChaosCommand::WaitReady { url, timeout }) => {
+            chaos::wait_ready(&url, Duration::from_secs(timeout))
+        }
+        Command::Chaos(ChaosCommand::List { dir }) => chaos::list(&dir),
+        Command::Chaos(ChaosCommand::Signal {
+            service,
+            signal,
+            run,
+        }) => chaos::signal(&run.state_dir.join("status.json"), &service, &signal),
         Command::Profile(args) => profile(&args),
         Command::Flamegraph {
             input,

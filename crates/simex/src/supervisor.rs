@@ -274,7 +274,8 @@ pub fn running_supervisor(layout: &Layout) -> Option<u32> {
     (process_alive(pid) && is_supervisor(pid)).then_some(pid)
 }
 
-fn agent(timeout: Duration) -> ureq::Agent {
+/// An HTTP client with a global timeout that returns 4xx/5xx answers instead of errors.
+pub fn agent(timeout: Duration) -> ureq::Agent {
     ureq::Agent::config_builder()
         .timeout_global(Some(timeout))
         .http_status_as_error(false)

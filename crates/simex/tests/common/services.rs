@@ -1,0 +1,44 @@
+//! The real service binaries for end-to-end tests, and free ports to run them on.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+
+/// The three services.
+pub const SERVICES: [&str; 3] = ["trading-api", "market-sim", "order-flow"];
+
+/// `SIMEX_TEST_BIN_DIR`, else this build's profile directory, else its `release` sibling.
+pub fn service_bins() -> Option<PathBuf> {
+    let mut candidates: Vec<PathBuf> = std::env::var_os("SIMEX_TEST_BIN_DIR")
+        .map(PathBuf::from)
+        .into_iter()
+        .collect();
+    let profile_dir = PathBuf::from(env!("CARGO_BIN_EXE_simex"))
+        .parent()
+        .expect("the test binary's directory")
+        .to_path_buf();
+    candidates.push(profile_dir.clone());
+    if let Some(target) = profile_dir.parent() {
+        candidates.push(target.join("release"));
+    }
+    candidates
+        .into_iter()
+        .find(|dir| SERVICES.iter().all(|s| dir.join(s).is_file()))
+}
+
+/// A base port with it and the next two free (bounded retries).
+pub fn free_base_port() -> u16 {
+    for _ in 0..50 {
+        let first = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+        let base = first.local_addr().expect("bound address").port();
+        if base > u16::MAX - 2 {
+            continue;
+        }
+        let rest: Vec<_> = (1..=2)
+            .filter_map(|i| TcpListener::bind(("127.0.0.1", base + i)).ok())
+            .collect();
+        if rest.len() == 2 {
+            return base;
+        }
+    }
+    panic!("no three consecutive free ports found");
+}

@@ -10,50 +10,10 @@
 mod common;
 
 use std::net::TcpListener;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use common::services::{free_base_port, service_bins, SERVICES};
 use common::{simex, text, TempDir};
-
-const SERVICES: [&str; 3] = ["trading-api", "market-sim", "order-flow"];
-
-fn service_bins() -> Option<PathBuf> {
-    let mut candidates: Vec<PathBuf> = std::env::var_os("SIMEX_TEST_BIN_DIR")
-        .map(PathBuf::from)
-        .into_iter()
-        .collect();
-    // CARGO_BIN_EXE_simex is <target>/<profile>/simex.
-    let profile_dir = PathBuf::from(env!("CARGO_BIN_EXE_simex"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    // This build's own binaries first: a stale release build must not stand in for them.
-    candidates.push(profile_dir.clone());
-    if let Some(target) = profile_dir.parent() {
-        candidates.push(target.join("release"));
-    }
-    candidates
-        .into_iter()
-        .find(|dir| SERVICES.iter().all(|s| dir.join(s).is_file()))
-}
-
-/// A base port with it and the next two free (bounded retries).
-fn free_base_port() -> u16 {
-    for _ in 0..50 {
-        let first = TcpListener::bind("127.0.0.1:0").unwrap();
-        let base = first.local_addr().unwrap().port();
-        if base > u16::MAX - 2 {
-            continue;
-        }
-        let rest: Vec<_> = (1..=2)
-            .filter_map(|i| TcpListener::bind(("127.0.0.1", base + i)).ok())
-            .collect();
-        if rest.len() == 2 {
-            return base;
-        }
-    }
-    panic!("no three consecutive free ports found");
-}
 
 fn port_free(port: u16) -> bool {
     TcpListener::bind(("127.0.0.1", port)).is_ok()

@@ -13,8 +13,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::services::{free_base_port, service_bins};
-use common::{simex, text, TempDir};
+use common::services::{service_bins, Deployment};
+use common::{text, TempDir};
 use serde_json::{json, Value};
 
 fn experiment(name: &str) -> PathBuf {
@@ -39,39 +39,9 @@ fn experiments_complete_deviate_and_always_roll_back() {
         eprintln!("SKIP: trading-api, market-sim, order-flow binaries not built (or set SIMEX_TEST_BIN_DIR)");
         return;
     };
-    let dir = TempDir::new("chaos-e2e");
-    let base = free_base_port();
-    let flags: Vec<String> = [
-        ("--state-dir", "run"),
-        ("--log-dir", "logs"),
-        ("--data-dir", "data"),
-    ]
-    .iter()
-    .flat_map(|(f, d)| [(*f).to_owned(), dir.0.join(d).display().to_string()])
-    .chain([
-        "--bin-dir".to_owned(),
-        bins.display().to_string(),
-        "--base-port".to_owned(),
-        base.to_string(),
-    ])
-    .collect();
-    let run = |cmd: &str, extra: &[&str]| {
-        let mut args = vec![cmd.to_owned()];
-        args.extend(extra.iter().map(|s| (*s).to_owned()));
-        args.extend(flags.iter().cloned());
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        simex(&refs)
-    };
-    struct Down<'a>(&'a dyn Fn());
-    impl Drop for Down<'_> {
-        fn drop(&mut self) {
-            (self.0)();
-        }
-    }
-    let stop = || {
-        let _ = run("down", &[]);
-    };
-    let _down = Down(&stop);
+    let deployment = Deployment::new("chaos-e2e", &bins);
+    let (dir, base) = (&deployment.dir, deployment.base);
+    let run = |cmd: &str, extra: &[&str]| deployment.run(cmd, extra);
     let out = run("up", &["--timeout", "120"]);
     assert!(out.status.success(), "up failed: {}", text(&out.stderr));
 

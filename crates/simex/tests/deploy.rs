@@ -14,8 +14,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::services::{free_base_port, service_bins};
-use common::{simex, text, tool_available, TempDir};
+use common::services::{service_bins, Deployment};
+use common::{text, tool_available};
 use serde_json::Value;
 
 fn repo() -> PathBuf {
@@ -203,36 +203,9 @@ fn dashboards_reference_only_exported_metrics() {
         "exchange overview, latency, chaos and profiling"
     );
 
-    let tmp = TempDir::new("deploy-metrics");
-    let base = free_base_port();
-    let flags: Vec<String> = vec![
-        "--state-dir".into(),
-        tmp.0.join("run").display().to_string(),
-        "--log-dir".into(),
-        tmp.0.join("logs").display().to_string(),
-        "--data-dir".into(),
-        tmp.0.join("data").display().to_string(),
-        "--bin-dir".into(),
-        bins.display().to_string(),
-        "--base-port".into(),
-        base.to_string(),
-    ];
-    let run = |cmd: &str| {
-        let mut args = vec![cmd.to_owned()];
-        args.extend(flags.iter().cloned());
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        simex(&refs)
-    };
-    struct Down<'a>(&'a dyn Fn());
-    impl Drop for Down<'_> {
-        fn drop(&mut self) {
-            (self.0)();
-        }
-    }
-    let stop = || {
-        let _ = run("down");
-    };
-    let _down = Down(&stop);
+    let deployment = Deployment::new("deploy-metrics", &bins);
+    let base = deployment.base;
+    let run = |cmd: &str| deployment.run(cmd, &[]);
     let out = run("up");
     assert!(out.status.success(), "up: {}", text(&out.stderr));
     // Let order-flow trade a little, so the labelled series exist.

@@ -12,8 +12,8 @@ mod common;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use common::services::{free_base_port, service_bins, SERVICES};
-use common::{simex, text, TempDir};
+use common::services::{service_bins, Deployment, SERVICES};
+use common::text;
 
 fn port_free(port: u16) -> bool {
     TcpListener::bind(("127.0.0.1", port)).is_ok()
@@ -29,40 +29,10 @@ fn up_restarts_a_killed_service_and_down_stops_everything() {
         eprintln!("SKIP: trading-api, market-sim, order-flow binaries not built (or set SIMEX_TEST_BIN_DIR)");
         return;
     };
-    let dir = TempDir::new("supervisor-e2e");
-    let base = free_base_port().to_string();
-    let flags: Vec<String> = vec![
-        "--state-dir".into(),
-        dir.0.join("run").display().to_string(),
-        "--log-dir".into(),
-        dir.0.join("logs").display().to_string(),
-        "--data-dir".into(),
-        dir.0.join("data").display().to_string(),
-        "--bin-dir".into(),
-        bins.display().to_string(),
-        "--base-port".into(),
-        base.clone(),
-    ];
-    let run = |cmd: &str, extra: &[&str]| {
-        let mut args = vec![cmd.to_owned()];
-        args.extend(extra.iter().map(|s| (*s).to_owned()));
-        // `logs` takes the service first; the layout flags are the same for all.
-        args.extend(flags.iter().cloned());
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        simex(&refs)
-    };
-    // Whatever happens below, stop the supervisor (and with it the services).
-    struct Down<'a>(&'a dyn Fn());
-    impl Drop for Down<'_> {
-        fn drop(&mut self) {
-            (self.0)();
-        }
-    }
-    let stop = || {
-        let _ = run("down", &[]);
-    };
-    let _down = Down(&stop);
-
+    // Whatever happens below, `down` runs when `deployment` is dropped.
+    let deployment = Deployment::new("supervisor-e2e", &bins);
+    let (dir, base) = (&deployment.dir, deployment.base.to_string());
+    let run = |cmd: &str, extra: &[&str]| deployment.run(cmd, extra);
     let out = run("up", &["--timeout", "120"]);
     assert!(
         out.status.success(),

@@ -42,3 +42,51 @@ pub fn free_base_port() -> u16 {
     }
     panic!("no three consecutive free ports found");
 }
+
+/// The three services under `simex up`, in their own temporary folder and on free ports; `simex
+/// down` runs when this is dropped, whatever the test outcome, before the folder is removed.
+pub struct Deployment {
+    /// Holds `run/`, `logs/` and `data/`.
+    pub dir: super::TempDir,
+    /// trading-api's port; market-sim and order-flow take the next two.
+    pub base: u16,
+    /// The layout flags every `simex up/down/status/logs` call takes.
+    flags: Vec<String>,
+}
+
+impl Deployment {
+    /// Lays out the folder and picks the ports; nothing runs until `run("up", ..)`.
+    pub fn new(tag: &str, bins: &std::path::Path) -> Self {
+        let dir = super::TempDir::new(tag);
+        let base = free_base_port();
+        let flags = [
+            ("--state-dir", "run"),
+            ("--log-dir", "logs"),
+            ("--data-dir", "data"),
+        ]
+        .iter()
+        .flat_map(|(flag, sub)| [(*flag).to_owned(), dir.0.join(sub).display().to_string()])
+        .chain([
+            "--bin-dir".to_owned(),
+            bins.display().to_string(),
+            "--base-port".to_owned(),
+            base.to_string(),
+        ])
+        .collect();
+        Self { dir, base, flags }
+    }
+
+    /// `simex CMD EXTRA... <layout flags>` (`logs` takes the service before the flags).
+    pub fn run(&self, cmd: &str, extra: &[&str]) -> std::process::Output {
+        let mut args: Vec<&str> = vec![cmd];
+        args.extend_from_slice(extra);
+        args.extend(self.flags.iter().map(String::as_str));
+        super::simex(&args)
+    }
+}
+
+impl Drop for Deployment {
+    fn drop(&mut self) {
+        let _ = self.run("down", &[]);
+    }
+}

@@ -4,11 +4,13 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod frame_table;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use profile_tools::analyze::{analyze, Input, Priority};
-use profile_tools::categories::Category;
+use profile_tools::categories::{classify, Category, FrameClass};
 use profile_tools::diff::Comparison;
 use profile_tools::flamegraph::{render, render_diff, FlamegraphConfig};
 use profile_tools::stacks::StackSummary;
@@ -540,19 +542,7 @@ const FRAME_TABLE: &[(&str, &str, Category)] = &[
 
 #[test]
 fn real_frame_names_classify_into_their_category() {
-    use profile_tools::categories::{classify, FrameClass};
-    let mut wrong = Vec::new();
-    for (fixture, frame, category) in FRAME_TABLE {
-        let p = load(fixture);
-        assert!(
-            p.frame_names.iter().any(|n| n == frame),
-            "{frame:?} does not occur in {fixture}"
-        );
-        let got = classify(frame);
-        if got != FrameClass::Work(*category) {
-            wrong.push(format!("{frame}: expected {category:?}, got {got:?}"));
-        }
-    }
+    let wrong = frame_table::misclassified(FRAME_TABLE, load);
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     // Every category has at least one real frame in the table.
     for c in Category::ALL {
@@ -565,7 +555,6 @@ fn real_frame_names_classify_into_their_category() {
 
 #[test]
 fn look_alike_names_do_not_classify() {
-    use profile_tools::categories::{classify, FrameClass};
     // Real frames whose names contain a category word as a substring or in the program's own
     // code: `blocking` is not a lock, `mutexWork` is the program's function.
     for (fixture, frame) in [

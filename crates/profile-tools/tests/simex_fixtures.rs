@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod frame_table;
+
 use std::path::{Path, PathBuf};
 
 use profile_tools::analyze::{analyze, Analysis, Input};
@@ -155,18 +157,7 @@ const FRAME_TABLE: &[(&str, &str, Category)] = &[
 
 #[test]
 fn real_frame_names_from_our_service_classify_into_their_category() {
-    let mut wrong = Vec::new();
-    for (fixture, frame, category) in FRAME_TABLE {
-        let p = load(fixture);
-        assert!(
-            p.frame_names.iter().any(|n| n == frame),
-            "{frame:?} does not occur in {fixture}"
-        );
-        let got = classify(frame);
-        if got != FrameClass::Work(*category) {
-            wrong.push(format!("{frame}: expected {category:?}, got {got:?}"));
-        }
-    }
+    let wrong = frame_table::misclassified(FRAME_TABLE, load);
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     // Every category but logging has a frame from our service: trading-api logs only at
     // start-up and when a fault starts, so no profile of it holds a `tracing` frame (see

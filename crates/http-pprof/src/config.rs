@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::sample_clock::Mechanism;
+
 /// Configuration of the `/debug/pprof` router. The library never reads flags or the
 /// environment: the service passes the token (from its own flag/env) here.
 #[derive(Clone, Debug)]
@@ -29,6 +31,9 @@ pub struct PprofConfig {
     /// Block profile rate in nanoseconds set when the router is built (`None` leaves it
     /// alone). Default `Some(10_000)`: waits of 10 µs or more are always recorded.
     pub block_profile_rate: Option<u64>,
+    /// What drives the CPU profiler's SIGPROF; `None` (default): the most precise mechanism
+    /// the process may use (see [`sample_clock`](crate::sample_clock)).
+    pub cpu_clock: Option<Mechanism>,
 }
 
 impl Default for PprofConfig {
@@ -42,6 +47,7 @@ impl Default for PprofConfig {
             task_dump_timeout: Duration::from_secs(5),
             mutex_profile_fraction: Some(10),
             block_profile_rate: Some(10_000),
+            cpu_clock: None,
         }
     }
 }
@@ -56,6 +62,12 @@ impl PprofConfig {
     /// Records the server's request timeout so profiles are refused if they would outlast it.
     pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = Some(timeout);
+        self
+    }
+
+    /// Forces the CPU profiler's sampling clock (`None`: the best available).
+    pub fn with_cpu_clock(mut self, clock: Option<Mechanism>) -> Self {
+        self.cpu_clock = clock;
         self
     }
 

@@ -1,5 +1,5 @@
-//! CPU profile: [`cpu_sampler`](crate::cpu_sampler) at 99 Hz for the requested duration,
-//! encoded with Go's sample types `samples/count` and `cpu/nanoseconds`.
+//! CPU profile: [`cpu_sampler`](crate::cpu_sampler) at 99 Hz (or `?hz=`) for the requested
+//! duration, encoded with Go's sample types `samples/count` and `cpu/nanoseconds`.
 //!
 //! Samples that land in libc, libgcc, pthread or the vDSO are kept (syscalls are CPU too, as
 //! Go counts them); the sampler recovers their callers only where it can prove the addresses
@@ -13,11 +13,17 @@ use std::time::{Duration, Instant};
 use crate::cpu_sampler;
 use crate::error::PprofError;
 use crate::raw_profile::{RawProfile, RawSample, TextLayout};
+use crate::sample_clock::Mechanism;
 
-/// Sampling frequency, Hz. Go uses 100; 99 avoids lockstep with 10 ms timers.
+/// Default sampling frequency, Hz. Go uses 100; 99 avoids lockstep with 10 ms timers.
 pub const FREQUENCY_HZ: u32 = 99;
 
-/// How often the sample ring is emptied while a profile runs.
+/// Highest frequency `?hz=` may ask for. Above about 1 kHz the signal handler's own cost
+/// starts to show in the profile, and CPU timers, checked at the scheduler tick, give no
+/// finer samples.
+pub const MAX_FREQUENCY_HZ: u32 = 1000;
+
+/// How often the sample ring is emptied, and new threads given a timer, while a profile runs.
 const DRAIN_EVERY: Duration = Duration::from_millis(50);
 
 /// One CPU profile at a time per process, as Go enforces.
@@ -34,8 +40,16 @@ impl Drop for RunningProfile {
     }
 }
 
-/// Samples the whole process for `duration`.
-pub async fn profile(duration: Duration) -> Result<RawProfile, PprofError> {
+/// Samples the whole process for `duration` at `frequency_hz` (1..=[`MAX_FREQUENCY_HZ`]), with
+/// sampling clock `clock` (`None`: the best available).
+pub async fn profile(
+    duration: Duration,
+    frequency_hz: u32,
+    clock: Option<Mechanism>,
+) -> Result<RawProfile, PprofError> {
+    if !(1..=MAX_FREQUENCY_HZ).contains(&frequency_hz) {
+        return Err(PprofError::InvalidHz);
+    }
     if CPU_PROFILE_RUNNING.swap(true, Ordering::SeqCst) {
         return Err(PprofError::CpuInUse);
     }
@@ -44,19 +58,23 @@ pub async fn profile(duration: Duration) -> Result<RawProfile, PprofError> {
         "profile",
         vec![("samples", "count"), ("cpu", "nanoseconds")],
         ("cpu", "nanoseconds"),
-        1_000_000_000 / i64::from(FREQUENCY_HZ),
+        1_000_000_000 / i64::from(frequency_hz),
         TextLayout::Count,
     );
-    cpu_sampler::start(FREQUENCY_HZ).map_err(|e| PprofError::CpuStart(e.to_string()))?;
+    let mechanism =
+        cpu_sampler::start(frequency_hz, clock).map_err(|e| PprofError::CpuStart(e.to_string()))?;
     let started = Instant::now();
+    let cpu_before = process_cpu_time();
     let mut counts: HashMap<Vec<usize>, i64> = HashMap::new();
     let deadline = tokio::time::Instant::now() + duration;
     while tokio::time::Instant::now() < deadline {
         tokio::time::sleep_until(deadline.min(tokio::time::Instant::now() + DRAIN_EVERY)).await;
         cpu_sampler::drain(&mut counts);
+        cpu_sampler::follow_threads();
     }
     let elapsed = started.elapsed();
     cpu_sampler::stop();
+    let cpu_used = process_cpu_time().saturating_sub(cpu_before);
     cpu_sampler::drain(&mut counts);
     let lost = cpu_sampler::lost();
     let signals = cpu_sampler::signals();
@@ -64,9 +82,21 @@ pub async fn profile(duration: Duration) -> Result<RawProfile, PprofError> {
     // Signals received vs samples kept: shows timer coalescing or ring overflow when the
     // profile's total falls short of the CPU the process used.
     profile.comments.push(format!(
-        "{signals} SIGPROF received, {lost} lost to a full sample ring"
+        "{signals} SIGPROF received at {frequency_hz} Hz from the {} sampling clock, {lost} lost \
+         to a full sample ring",
+        mechanism.name()
     ));
     let period = profile.period;
+    let sampled: i64 = counts.values().sum();
+    // The sampled total against the CPU the process really used: the one-line answer to "can
+    // I trust this profile?" (a tick-driven fallback clock can miss most of a bursty load).
+    let sampled_nanos = sampled.saturating_mul(period);
+    let coverage = 100.0 * sampled_nanos as f64 / cpu_used.as_nanos().max(1) as f64;
+    profile.comments.push(format!(
+        "samples cover {:.2} s of the {:.2} s of CPU the process used ({coverage:.0}%)",
+        sampled_nanos as f64 / 1e9,
+        cpu_used.as_secs_f64()
+    ));
     profile.samples = counts
         .into_iter()
         .map(|(stack, count)| RawSample {
@@ -77,4 +107,18 @@ pub async fn profile(duration: Duration) -> Result<RawProfile, PprofError> {
         .collect();
     profile.duration_nanos = i64::try_from(elapsed.as_nanos()).unwrap_or(i64::MAX);
     Ok(profile)
+}
+
+/// CPU time used by the whole process so far (all threads, user and system).
+fn process_cpu_time() -> Duration {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime fills `now`; on failure it stays zero.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut now) };
+    Duration::new(
+        u64::try_from(now.tv_sec).unwrap_or(0),
+        u32::try_from(now.tv_nsec).unwrap_or(0),
+    )
 }

@@ -1,7 +1,8 @@
-//! The CPU sampler: `setitimer(ITIMER_PROF)` at 99 Hz delivers SIGPROF to whichever thread is
-//! burning CPU; the handler records the interrupted program counter and walks the frame-pointer
-//! chain from the interrupted frame (async-signal-safe, unlike DWARF unwinding: pprof-rs
-//! issue 36) into a preallocated ring that an ordinary thread drains.
+//! The CPU sampler: a per-thread clock ([`sample_clock`](crate::sample_clock)) sends SIGPROF
+//! to a thread after each interval of its CPU time; the handler records the interrupted program
+//! counter and walks the frame-pointer chain from the interrupted frame (async-signal-safe,
+//! unlike DWARF unwinding: pprof-rs issue 36) into a preallocated ring that an ordinary thread
+//! drains.
 //!
 //! Why not the `pprof` crate's sampler, which works the same way: its frame-pointer unwinder
 //! (0.15) starts at the interrupted frame's *return address*, so the function that was
@@ -27,6 +28,9 @@
 use std::cell::UnsafeCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use crate::sample_clock::{Mechanism, SampleClocks};
 
 /// Deepest stack recorded (Go keeps 64 frames for CPU samples too).
 pub const MAX_FRAMES: usize = 64;
@@ -93,9 +97,11 @@ static CODE_LEN: AtomicUsize = AtomicUsize::new(0);
 /// how many timer expirations were lost to signal coalescing.
 static SIGNALS: AtomicUsize = AtomicUsize::new(0);
 
-/// Starts sampling at `frequency_hz` of process CPU time. The caller guarantees that only one
-/// profile runs at a time.
-pub fn start(frequency_hz: u32) -> std::io::Result<()> {
+/// Starts sampling at `frequency_hz` of each thread's CPU time, with mechanism `only` or the
+/// best that works, and says which.
+/// The caller guarantees that only one profile runs at a time, and calls [`follow_threads`]
+/// periodically while it runs.
+pub fn start(frequency_hz: u32, only: Option<Mechanism>) -> std::io::Result<Mechanism> {
     load_code_ranges(&["libc", "libgcc", "pthread", "[vdso]"]);
     ensure_probe_pipe()?;
     for slot in &RING {
@@ -106,14 +112,41 @@ pub fn start(frequency_hz: u32) -> std::io::Result<()> {
     SIGNALS.store(0, Ordering::Relaxed);
     install_handler()?;
     ACTIVE.store(true, Ordering::Release);
-    let interval_us = 1_000_000 / i64::from(frequency_hz.max(1));
-    set_timer(interval_us).inspect_err(|_| ACTIVE.store(false, Ordering::Release))
+    let interval_ns = 1_000_000_000 / i64::from(frequency_hz.max(1));
+    match SampleClocks::start(interval_ns, only) {
+        Ok(clocks) => {
+            let mechanism = clocks.mechanism();
+            *running_clocks() = Some(clocks);
+            Ok(mechanism)
+        }
+        Err(e) => {
+            ACTIVE.store(false, Ordering::Release);
+            Err(e)
+        }
+    }
 }
 
-/// Stops the timer; samples already in the ring stay there for [`drain`].
+/// Gives threads started since the last call their sampling clock.
+pub fn follow_threads() {
+    if let Some(clocks) = running_clocks().as_mut() {
+        clocks.follow();
+    }
+}
+
+/// Stops every clock; samples already in the ring stay there for [`drain`].
 pub fn stop() {
-    let _ = set_timer(0);
+    if let Some(clocks) = running_clocks().take() {
+        clocks.stop();
+    }
     ACTIVE.store(false, Ordering::Release);
+}
+
+static RUNNING_CLOCKS: Mutex<Option<SampleClocks>> = Mutex::new(None);
+
+fn running_clocks() -> std::sync::MutexGuard<'static, Option<SampleClocks>> {
+    RUNNING_CLOCKS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Moves ready samples from the ring into `counts` (stack, leaf first -> number of samples).
@@ -140,22 +173,6 @@ pub fn lost() -> usize {
 /// SIGPROFs handled since [`start`] (recorded or lost).
 pub fn signals() -> usize {
     SIGNALS.load(Ordering::Relaxed)
-}
-
-fn set_timer(interval_us: i64) -> std::io::Result<()> {
-    let tv = libc::timeval {
-        tv_sec: (interval_us / 1_000_000) as libc::time_t,
-        tv_usec: (interval_us % 1_000_000) as libc::suseconds_t,
-    };
-    let timer = libc::itimerval {
-        it_interval: tv,
-        it_value: tv,
-    };
-    // SAFETY: plain syscall with a valid itimerval.
-    if unsafe { libc::setitimer(libc::ITIMER_PROF, &timer, std::ptr::null_mut()) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
 }
 
 fn install_handler() -> std::io::Result<()> {
@@ -432,23 +449,41 @@ mod tests {
         acc
     }
 
+    /// Every sampling clock that can start here delivers samples whose leaf is the spinning
+    /// function (one test, because only one profile may run at a time).
     #[test]
-    fn samples_start_at_the_interrupted_function() {
-        start(199).expect("start sampler");
-        spin_leaf(Instant::now() + Duration::from_millis(600));
-        stop();
-        let mut counts = HashMap::new();
-        drain(&mut counts);
+    fn every_clock_samples_the_interrupted_function() {
         let start_addr = spin_leaf as fn(Instant) -> u64 as usize;
-        let in_leaf: i64 = counts
-            .iter()
-            .filter(|(stack, _)| {
-                stack
-                    .first()
-                    .is_some_and(|&pc| pc > start_addr && pc < start_addr + 4096)
-            })
-            .map(|(_, n)| n)
-            .sum();
-        assert!(in_leaf > 0, "no sample with spin_leaf as leaf: {counts:?}");
+        for clock in [None].into_iter().chain(Mechanism::ALL.map(Some)) {
+            let mechanism = match start(199, clock) {
+                Ok(m) => m,
+                // perf needs root or perf_event_paranoid <= 1 and no seccomp filter against it.
+                Err(e) if clock == Some(Mechanism::PerfTaskClock) => {
+                    eprintln!("perf clock unavailable here ({e}); the others are tested");
+                    continue;
+                }
+                Err(e) => panic!("{clock:?} failed to start: {e}"),
+            };
+            if let Some(asked) = clock {
+                assert_eq!(mechanism, asked);
+            }
+            spin_leaf(Instant::now() + Duration::from_millis(600));
+            stop();
+            let mut counts = HashMap::new();
+            drain(&mut counts);
+            let in_leaf: i64 = counts
+                .iter()
+                .filter(|(stack, _)| {
+                    stack
+                        .first()
+                        .is_some_and(|&pc| pc > start_addr && pc < start_addr + 4096)
+                })
+                .map(|(_, n)| n)
+                .sum();
+            assert!(
+                in_leaf > 0,
+                "{mechanism:?}: no sample with spin_leaf as leaf: {counts:?}"
+            );
+        }
     }
 }

@@ -22,6 +22,8 @@ pub enum PprofError {
     ExceedsLimit(u64),
     /// 400: `rate` is not a non-negative integer.
     InvalidRate,
+    /// 400: `hz` (our extension to the CPU profile) is not an integer in 1..=1000.
+    InvalidHz,
     /// 500: another CPU profile is running (Go's exact wording).
     CpuInUse,
     /// 500: the CPU profiler could not start.
@@ -45,7 +47,8 @@ impl PprofError {
             | Self::SecondsWithDebug
             | Self::ExceedsWriteTimeout
             | Self::ExceedsLimit(_)
-            | Self::InvalidRate => StatusCode::BAD_REQUEST,
+            | Self::InvalidRate
+            | Self::InvalidHz => StatusCode::BAD_REQUEST,
             Self::CpuInUse | Self::CpuStart(_) | Self::Collect(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -68,6 +71,9 @@ impl PprofError {
             }
             Self::InvalidRate => {
                 r#"invalid value for "rate" - must be a non-negative integer"#.into()
+            }
+            Self::InvalidHz => {
+                r#"invalid value for "hz" - must be an integer from 1 to 1000"#.into()
             }
             Self::CpuInUse => "Could not enable CPU profiling: cpu profiling already in use".into(),
             Self::CpuStart(cause) => format!("Could not enable CPU profiling: {cause}"),

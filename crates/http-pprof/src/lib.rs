@@ -11,7 +11,8 @@
 //! - [`config`]: [`PprofConfig`], access and duration limits.
 //! - `access`: loopback-or-bearer-token gate.
 //! - `routes`: one handler per Go endpoint, Go's parameters and headers.
-//! - `cpu` (with `cpu_sampler`, the SIGPROF frame-pointer sampler), `heap`, `goroutine`, `sync_profiles`, `threads`: the collectors; each returns a
+//! - `cpu` (with `cpu_sampler`, the SIGPROF frame-pointer sampler, and [`sample_clock`], the
+//!   per-thread clocks that fire it), `heap`, `goroutine`, `sync_profiles`, `threads`: the collectors; each returns a
 //!   [`raw_profile::RawProfile`] (stacks as addresses plus values).
 //! - [`raw_profile`]: deltas and Go's `debug=1` text; [`proto`]: profile.proto and gzip;
 //!   [`symbolize`]: addresses to demangled functions, files, lines, inlined frames (`symtab`:
@@ -36,6 +37,7 @@ pub mod jemalloc;
 pub mod proto;
 pub mod raw_profile;
 mod routes;
+pub mod sample_clock;
 pub mod symbolize;
 mod symtab;
 mod sync_profiles;

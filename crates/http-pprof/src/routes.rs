@@ -213,6 +213,9 @@ async fn cmdline() -> Response {
 }
 
 /// `GET /debug/pprof/profile?seconds=N`: CPU profile (default 30 s, as Go).
+///
+/// `hz=F` is our extension (Go's handler has none): sample at F Hz instead of 99, for short
+/// profiles of a lightly loaded process where 99 Hz catches too few samples.
 async fn cpu_profile(State(config): State<Arc<PprofConfig>>, query: Params) -> Response {
     let params = params(query);
     let seconds = params
@@ -220,10 +223,15 @@ async fn cpu_profile(State(config): State<Arc<PprofConfig>>, query: Params) -> R
         .and_then(|s| s.parse::<i64>().ok())
         .filter(|&s| s > 0)
         .unwrap_or(30);
+    let frequency_hz = match params.get("hz").filter(|s| !s.is_empty()) {
+        None => Ok(cpu::FREQUENCY_HZ),
+        Some(hz) => hz.parse::<u32>().map_err(|_| PprofError::InvalidHz),
+    };
     let result = async {
+        let frequency_hz = frequency_hz?;
         check_duration(&config, seconds)?;
         let duration = Duration::from_secs(u64::try_from(seconds).unwrap_or(30));
-        let profile = cpu::profile(duration).await?;
+        let profile = cpu::profile(duration, frequency_hz, config.cpu_clock).await?;
         proto_response(profile, "profile".into()).await
     }
     .await;

@@ -213,6 +213,10 @@ async fn cpu_profile_names_the_hot_function_with_file_and_line() {
         .save_profile("profile");
     let raw = go_pprof(&["-raw"], &file);
     assert!(raw.contains("PeriodType: cpu nanoseconds"), "{raw}");
+    assert!(
+        raw.contains("Period: 10101010"),
+        "99 Hz is the default: {raw}"
+    );
     assert!(raw.contains("samples/count cpu/nanoseconds"), "{raw}");
     assert!(raw.contains("pprof-demo.rs:"), "no file:line in {raw}");
     let top = go_pprof(&["-top", "-nodecount=200"], &file);
@@ -229,6 +233,13 @@ async fn cpu_profile_names_the_hot_function_with_file_and_line() {
         .unwrap_or_else(|| panic!("demo_leaf_spin missing: {top}"));
     let flat = leaf.split_whitespace().next().unwrap_or("0");
     assert_ne!(flat, "0", "no flat samples in the leaf: {leaf}");
+    // `hz` raises the sampling rate; the period says so to every reader of the profile.
+    let fast = demo
+        .get("/debug/pprof/profile?seconds=1&hz=500")
+        .await
+        .save_profile("profile");
+    let fast_raw = go_pprof(&["-raw"], &fast);
+    assert!(fast_raw.contains("Period: 2000000"), "{fast_raw}");
     let list = go_pprof(&["-list", "demo_cpu_hot_loop"], &file);
     assert!(
         list.contains("ROUTINE ======================== pprof_demo::demo_cpu_hot_loop in")
@@ -409,6 +420,14 @@ async fn errors_follow_go_contract() {
         400,
         r#"invalid value for "rate" - must be a non-negative integer"#,
     );
+    for hz in ["0", "1001", "fast", "-5"] {
+        demo.get(&format!("/debug/pprof/profile?seconds=1&hz={hz}"))
+            .await
+            .assert_go_error(
+                400,
+                r#"invalid value for "hz" - must be an integer from 1 to 1000"#,
+            );
+    }
 
     // A second CPU profile while one runs.
     let first = {

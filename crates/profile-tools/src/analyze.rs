@@ -142,6 +142,9 @@ pub struct Analysis {
     pub next_steps: Vec<String>,
     /// Before/after comparison when a base profile was given.
     pub comparison: Option<BaseComparison>,
+    /// The profile's own comments (for our CPU profiles: the sampling clock and how much of the
+    /// process's CPU the samples cover).
+    pub notes: Vec<String>,
 }
 
 /// The before/after part of a report.
@@ -225,7 +228,18 @@ pub fn analyze(input: Input<'_>, base: Option<Input<'_>>) -> Analysis {
         top_hotspot: top.map(|h| h.function.clone()),
         top_hotspot_percent: top.map_or(0.0, |h| h.flat_percent),
         high_findings,
-        assessment: assessment(&measure, top, &categories, high_findings),
+        assessment: {
+            let mut verdict = assessment(&measure, top, &categories, high_findings);
+            if let Some(coverage) = sampled_cpu_coverage(&profile.comments).filter(|&c| c < 50.0) {
+                verdict.push_str(&format!(
+                    " Caution: the samples cover only {coverage:.0}% of the CPU the process \
+                     used, so shares may be skewed; the profile was taken with a tick-driven \
+                     sampling clock (run the service as root, or with perf_event_paranoid <= 1, \
+                     to get the perf clock)."
+                ));
+            }
+            verdict
+        },
     };
     let comparison = base.map(|b| {
         let base_summary = StackSummary::new(b.profile, b.index);
@@ -272,7 +286,17 @@ pub fn analyze(input: Input<'_>, base: Option<Input<'_>>) -> Analysis {
         application_percent: percent(attribution.application),
         next_steps,
         comparison,
+        notes: profile.comments.clone(),
     }
+}
+
+/// The share of the process's CPU a CPU profile's samples cover, from the comment our
+/// `/debug/pprof/profile` writes (`samples cover 1.99 s of the 2.17 s of CPU ... (92%)`).
+fn sampled_cpu_coverage(comments: &[String]) -> Option<f64> {
+    comments.iter().find_map(|c| {
+        let percent = c.strip_prefix("samples cover ")?.rsplit_once('(')?.1;
+        percent.strip_suffix("%)")?.parse().ok()
+    })
 }
 
 /// Where each sample's value went, by category.
@@ -587,6 +611,9 @@ impl Analysis {
             "- **Total:** {} in {} samples",
             self.total_display, self.samples
         )?;
+        for note in &self.notes {
+            writeln!(md, "- **Profile note:** {note}")?;
+        }
         writeln!(md)?;
         writeln!(md, "## 🎯 Executive summary")?;
         writeln!(md)?;

@@ -169,6 +169,9 @@ pub struct Profile {
     pub frame_names: Vec<String>,
     /// Every sample, as a stack and its values.
     pub stacks: Vec<Stack>,
+    /// The profile's free-form comments (`go tool pprof -comments`): our CPU profiles say which
+    /// clock sampled them and how much of the process's CPU the samples cover.
+    pub comments: Vec<String>,
 }
 
 impl Profile {
@@ -321,7 +324,13 @@ impl Profile {
             })
             .collect::<Result<Vec<_>, String>>()?;
 
+        let comments = p
+            .comment
+            .iter()
+            .map(|&i| string(i).map(str::to_owned))
+            .collect::<Result<Vec<_>, String>>()?;
         Ok(Self {
+            comments,
             sample_types,
             default_index,
             kind,

@@ -244,3 +244,51 @@ fn spec_to_string_from_our_fmt_profile_is_formatting() {
         FrameClass::Work(Category::FormattingAndDispatch)
     );
 }
+
+/// A CPU profile's own comments reach the report, and a profile whose samples cover little of
+/// the CPU used carries a caution in the assessment (and only then).
+#[test]
+fn sampling_coverage_notes_reach_the_report() {
+    let path = data(JSON);
+    let profile = load(JSON);
+    let analyze_with = |profile: &Profile, comments: &[&str]| {
+        let mut profile = profile.clone();
+        profile.comments = comments.iter().map(|c| (*c).to_owned()).collect();
+        analyze(
+            Input {
+                profile: &profile,
+                index: profile.default_index,
+                path: &path,
+            },
+            None,
+        )
+    };
+    let good = analyze_with(
+        &profile,
+        &[
+            "300 SIGPROF received at 99 Hz from the perf sampling clock, 0 lost to a full sample ring",
+            "samples cover 3.00 s of the 3.30 s of CPU the process used (91%)",
+        ],
+    );
+    let markdown = good.to_markdown();
+    assert!(
+        markdown.contains("- **Profile note:** 300 SIGPROF received at 99 Hz from the perf"),
+        "{markdown}"
+    );
+    assert!(!good.summary.assessment.contains("Caution"), "{markdown}");
+
+    let poor = analyze_with(
+        &profile,
+        &[
+            "21 SIGPROF received at 997 Hz from the thread-timer sampling clock, 0 lost to a full sample ring",
+            "samples cover 0.02 s of the 2.06 s of CPU the process used (1%)",
+        ],
+    );
+    assert!(
+        poor.summary
+            .assessment
+            .contains("Caution: the samples cover only 1% of the CPU"),
+        "{}",
+        poor.summary.assessment
+    );
+}

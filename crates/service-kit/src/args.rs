@@ -39,6 +39,11 @@ pub struct CommonArgs {
     /// only loopback clients may.
     #[arg(long, env = "SIMEX_PPROF_TOKEN", hide_env_values = true)]
     pub pprof_token: Option<String>,
+    /// What drives the CPU profiler: `perf` (per-thread perf task-clock events, precise; needs
+    /// root or perf_event_paranoid <= 1), `thread-timer` (per-thread CPU timers, as Go),
+    /// `process-timer` (setitimer). Default: the first of these that works.
+    #[arg(long, env = "SIMEX_CPU_SAMPLER")]
+    pub cpu_sampler: Option<http_pprof::sample_clock::Mechanism>,
 }
 
 impl CommonArgs {

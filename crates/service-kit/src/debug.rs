@@ -16,5 +16,9 @@ use crate::CommonArgs;
 
 /// Go-compatible profiling endpoints: loopback clients always, others with `--pprof-token`.
 pub fn pprof_routes(common: &CommonArgs) -> Router {
-    http_pprof::router(PprofConfig::default().with_token(common.pprof_token.clone()))
+    http_pprof::router(
+        PprofConfig::default()
+            .with_token(common.pprof_token.clone())
+            .with_cpu_clock(common.cpu_sampler),
+    )
 }

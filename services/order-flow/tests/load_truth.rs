@@ -20,50 +20,124 @@ mod common;
 
 use common::{f64_at, run_load, start_exchange, tool_available};
 
+/// Both tests measure rates and times; run side by side they would starve each other of the
+/// two CPUs a CI machine has.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 #[test]
 fn sustainable_load_succeeds_holds_its_rate_and_profiles_the_exchange() {
     if !tool_available("curl") {
         return;
     }
+    let _alone = one_at_a_time();
     let ex = start_exchange(&[]);
-    // A CPU profile over the middle of the run, fetched from another thread.
-    let profile_url = format!("{}/debug/pprof/profile?seconds=4", ex.base);
-    let profiler = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_secs(1));
-        Command::new("curl")
-            .args(["-fs", &profile_url])
-            .output()
-            .unwrap()
-    });
-    let rate = 400;
-    let report = run_load(&ex.base, &ex.keys, rate, 7, 16);
-    let profile = profiler.join().unwrap();
+    // At 400 orders/s and 99 Hz over 4 s, matching (a few percent of a debug build's CPU) got
+    // 0 to 10 samples, and CI once saw none. At 1000 orders/s and 997 Hz over 6 s it expects
+    // about 25, so missing it means it is missing, provided the sampling clock delivered: the
+    // perf clock always did here; the tick-driven fallback clocks sometimes deliver almost
+    // nothing to a bursty load (see http-pprof's sample_clock.rs), and then the run is
+    // repeated once.
+    let mut attempt = 0;
+    let (decoded, clock, coverage) = loop {
+        attempt += 1;
+        let profile_url = format!("{}/debug/pprof/profile?seconds=6&hz=997", ex.base);
+        let profiler = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(1));
+            Command::new("curl")
+                .args(["-fs", &profile_url])
+                .output()
+                .unwrap()
+        });
+        let rate = 1000;
+        let report = run_load(&ex.base, &ex.keys, rate, 8, 16);
+        let profile = profiler.join().unwrap();
 
-    let success = f64_at(&report, &["success_ratio"]);
-    let achieved = f64_at(&report, &["achieved_rate"]);
-    assert!(
-        success >= 0.99,
-        "only {success} of orders succeeded: {report}"
-    );
-    assert!(
-        (achieved - f64::from(rate)).abs() <= 0.05 * f64::from(rate),
-        "asked {rate}/s, achieved {achieved}/s: {report}"
-    );
+        let success = f64_at(&report, &["success_ratio"]);
+        let achieved = f64_at(&report, &["achieved_rate"]);
+        assert!(
+            success >= 0.99,
+            "only {success} of orders succeeded: {report}"
+        );
+        assert!(
+            (achieved - f64::from(rate)).abs() <= 0.05 * f64::from(rate),
+            "asked {rate}/s, achieved {achieved}/s: {report}"
+        );
 
-    assert!(profile.status.success(), "CPU profile capture failed");
-    let decoded = profile_tools::Profile::decode(&profile.stdout).unwrap();
-    let names = decoded.frame_names.join("\n");
-    for work in [
+        assert!(profile.status.success(), "CPU profile capture failed");
+        let decoded = profile_tools::Profile::decode(&profile.stdout).unwrap();
+        let (clock, coverage) = sampling_clock_and_coverage(&decoded.comments);
+        eprintln!(
+            "attempt {attempt}: the {clock} clock's samples cover {coverage}% of the CPU used"
+        );
+        if clock == "perf" || coverage >= 50.0 || attempt == 2 {
+            break (decoded, clock, coverage);
+        }
+    };
+    if clock == "perf" {
+        // The precise clock's promise: the profile accounts for most of the CPU really used.
+        assert!(
+            coverage >= 50.0,
+            "perf-clock samples cover only {coverage}% of the CPU used: {:?}",
+            decoded.comments
+        );
+    }
+
+    let samples_naming = |work: &str| -> i64 {
+        decoded
+            .stacks
+            .iter()
+            .filter(|stack| {
+                stack
+                    .frames
+                    .iter()
+                    .any(|&f| decoded.frame_names[f as usize].contains(work))
+            })
+            .map(|stack| stack.values[0])
+            .sum::<i64>()
+    };
+    let works = [
         "matching::",
         "trading_api::venue::",
         "trading_api::journal::",
         "serde_json::",
-    ] {
+    ];
+    let counts: Vec<(&str, i64)> = works.iter().map(|w| (*w, samples_naming(w))).collect();
+    let total: i64 = decoded.stacks.iter().map(|stack| stack.values[0]).sum();
+    eprintln!("{total} samples; samples naming each part of the order path: {counts:?}");
+    for (work, count) in counts {
         assert!(
-            names.contains(work),
-            "the CPU profile under load does not name {work}"
+            count > 0,
+            "the CPU profile under load does not name {work} ({clock} clock, {coverage}% \
+             coverage); frames:\n{}",
+            decoded.frame_names.join("\n")
         );
     }
+}
+
+/// The sampling clock's name and the percentage of the process's CPU the samples cover, from
+/// the comments http-pprof writes into every CPU profile.
+fn sampling_clock_and_coverage(comments: &[String]) -> (String, f64) {
+    let clock = comments
+        .iter()
+        .find_map(|c| {
+            let (_, rest) = c.split_once(" Hz from the ")?;
+            Some(rest.split_whitespace().next()?.to_owned())
+        })
+        .unwrap_or_else(|| panic!("no sampling-clock comment in {comments:?}"));
+    let coverage = comments
+        .iter()
+        .find_map(|c| {
+            let percent = c.strip_prefix("samples cover ")?.rsplit_once('(')?.1;
+            percent.strip_suffix("%)")?.parse::<f64>().ok()
+        })
+        .unwrap_or_else(|| panic!("no coverage comment in {comments:?}"));
+    (clock, coverage)
 }
 
 #[test]
@@ -71,6 +145,7 @@ fn service_time_agrees_with_wrk_on_the_same_endpoint() {
     if !tool_available("curl") || !tool_available("wrk") {
         return;
     }
+    let _alone = one_at_a_time();
     let ex = start_exchange(&[]);
     let keys: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&ex.keys).unwrap()).unwrap();

@@ -1,5 +1,6 @@
 //! The running executable's ELF symbol table, to name the function an address lies in with its
-//! full path even when the debug info carries only short names.
+//! full path even when the debug info carries only short names; and the vDSO's, whose code
+//! (`clock_gettime` under every `Instant::now`) has no file on disk for any symbolizer to read.
 //!
 //! Release builds here use `debug = "line-tables-only"`: DWARF then names functions without
 //! their module path (`demo_contend_on_book`, `{closure#0}`), while the symbol table always
@@ -20,6 +21,49 @@ struct SymbolTable {
 fn table() -> Option<&'static SymbolTable> {
     static TABLE: OnceLock<Option<SymbolTable>> = OnceLock::new();
     TABLE.get_or_init(load).as_ref()
+}
+
+fn vdso_table() -> Option<&'static SymbolTable> {
+    static TABLE: OnceLock<Option<SymbolTable>> = OnceLock::new();
+    TABLE.get_or_init(load_vdso).as_ref()
+}
+
+/// The vDSO's dynamic symbols, parsed from its image in our own memory (the kernel maps it into
+/// every process and says where in the auxiliary vector).
+fn load_vdso() -> Option<SymbolTable> {
+    // SAFETY: getauxval has no preconditions; 0 means "not present".
+    let base = unsafe { libc::getauxval(libc::AT_SYSINFO_EHDR) } as usize;
+    if base == 0 {
+        return None;
+    }
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    let (start, end) = maps.lines().find(|l| l.ends_with("[vdso]")).and_then(|l| {
+        let range = l.split_whitespace().next()?;
+        let (start, end) = range.split_once('-')?;
+        Some((
+            usize::from_str_radix(start, 16).ok()?,
+            usize::from_str_radix(end, 16).ok()?,
+        ))
+    })?;
+    if start != base || end <= start {
+        return None;
+    }
+    // SAFETY: [start, end) is the vDSO mapping, readable for the life of the process.
+    let image = unsafe { std::slice::from_raw_parts(start as *const u8, end - start) };
+    let file = object::File::parse(image).ok()?;
+    let first_segment = file.segments().map(|s| s.address()).min().unwrap_or(0);
+    let load_bias = base.checked_sub(first_segment as usize)?;
+    let mut functions: Vec<(u64, u64, String)> = file
+        .dynamic_symbols()
+        .filter(|s| s.kind() == SymbolKind::Text && s.size() != 0)
+        .filter_map(|s| Some((s.address(), s.size(), s.name().ok()?.to_owned())))
+        .collect();
+    functions.sort_by_key(|f| f.0);
+    functions.dedup_by_key(|f| f.0);
+    Some(SymbolTable {
+        load_bias,
+        functions,
+    })
 }
 
 fn load() -> Option<SymbolTable> {
@@ -63,18 +107,26 @@ fn mapped_base(exe: &std::path::Path) -> Option<usize> {
 }
 
 /// Mangled name and runtime start address of the function containing runtime address `addr`,
-/// if the executable's symbol table knows it.
+/// if the executable's or the vDSO's symbol table knows it.
 pub fn function_containing(addr: usize) -> Option<(&'static str, usize)> {
-    let table = table()?;
-    let addr = addr.checked_sub(table.load_bias)? as u64;
-    let idx = table
-        .functions
-        .partition_point(|f| f.0 <= addr)
-        .checked_sub(1)?;
-    let (start, size, name) = &table.functions[idx];
-    // Sizeless symbols (`_fini`, linker markers) would swallow every address past the end of
-    // the executable, e.g. libc's thread entry; only a symbol that covers `addr` names it.
-    (addr < start + size).then(|| (name.as_str(), *start as usize + table.load_bias))
+    table()
+        .and_then(|t| t.function_containing(addr))
+        .or_else(|| vdso_table().and_then(|t| t.function_containing(addr)))
+}
+
+impl SymbolTable {
+    fn function_containing(&'static self, addr: usize) -> Option<(&'static str, usize)> {
+        let table = self;
+        let addr = addr.checked_sub(table.load_bias)? as u64;
+        let idx = table
+            .functions
+            .partition_point(|f| f.0 <= addr)
+            .checked_sub(1)?;
+        let (start, size, name) = &table.functions[idx];
+        // Sizeless symbols (`_fini`, linker markers) would swallow every address past the end of
+        // the executable, e.g. libc's thread entry; only a symbol that covers `addr` names it.
+        (addr < start + size).then(|| (name.as_str(), *start as usize + table.load_bias))
+    }
 }
 
 #[cfg(test)]
@@ -96,5 +148,32 @@ mod tests {
             demangled,
             "http_pprof::symtab::tests::a_function_with_a_path"
         );
+    }
+
+    #[test]
+    fn names_vdso_functions() {
+        // SAFETY: as in load_vdso.
+        let base = unsafe { libc::getauxval(libc::AT_SYSINFO_EHDR) } as usize;
+        if base == 0 {
+            eprintln!("no vDSO in this process; nothing to name");
+            return;
+        }
+        // Take the vDSO's clock_gettime from its table; an address inside it must map back to
+        // it through the public lookup (load bias applied, executable table missed first).
+        let table = vdso_table().expect("the vDSO parses");
+        let (_, size, name) = table
+            .functions
+            .iter()
+            .find(|f| f.2.contains("clock_gettime"))
+            .expect("the vDSO exports clock_gettime");
+        let (start, ..) = table
+            .functions
+            .iter()
+            .find(|f| &f.2 == name)
+            .expect("found above");
+        let inside = *start as usize + table.load_bias + (*size as usize) / 2;
+        let (found, entry) = function_containing(inside).expect("named");
+        assert_eq!(found, name.as_str());
+        assert_eq!(entry, *start as usize + table.load_bias);
     }
 }

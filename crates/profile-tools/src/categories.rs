@@ -380,6 +380,8 @@ const WORD_RULES: &[(Category, &[&str])] = &[
             "scavenge",
             "wbbuf",
             "jemalloc",
+            // tikv-jemalloc-sys prefixes every jemalloc symbol with `_rjem_je_`.
+            "rjem",
         ],
     ),
     (
@@ -402,6 +404,8 @@ const WORD_RULES: &[(Category, &[&str])] = &[
             "sendmsg",
             "fsync",
             "fdatasync",
+            // std's `File::sync_data` reaches fdatasync through `os_datasync`.
+            "datasync",
             "netpoll",
             "entersyscall",
             "exitsyscall",

@@ -21,13 +21,20 @@ CONFIGURATION = {
         ("state_dir", "SIMEX_STATE_DIR", "run"),
         ("load_rate", "SIMEX_CHAOS_LOAD_RATE", "200"),
         ("load_seconds", "SIMEX_CHAOS_LOAD_SECONDS", "5"),
+        # Network experiments: fault-proxy's toxiproxy API (simex up starts it on base + 394),
+        # where their proxy for trading-api listens (base + 395 by convention), trading-api's
+        # address as the proxy's upstream (host:port, no scheme), and how long a fault lasts.
+        ("fault_proxy_url", "SIMEX_FAULT_PROXY_URL", "http://127.0.0.1:8474"),
+        ("proxy_listen", "SIMEX_TRADING_API_PROXY_LISTEN", "127.0.0.1:8475"),
+        ("trading_api_addr", "SIMEX_TRADING_API_ADDR", "127.0.0.1:8080"),
+        ("network_fault_seconds", "SIMEX_CHAOS_NETWORK_SECONDS", "10"),
     ]
 }
 
 SERVICES = {"trading-api": "trading_api_url", "market-sim": "market_sim_url", "order-flow": "order_flow_url"}
 
 
-def load(name, tolerance=True):
+def load(name, tolerance=True, target="${trading_api_url}"):
     probe = {
         "type": "probe",
         "name": name,
@@ -35,7 +42,7 @@ def load(name, tolerance=True):
             "type": "process",
             "path": "order-flow",
             "arguments": ["load", "--rate", "${load_rate}", "--duration", "${load_seconds}s",
-                          "--json", "--target", "${trading_api_url}", "--keys", "${keys_file}"],
+                          "--json", "--target", target, "--keys", "${keys_file}"],
             "timeout": 120,
         },
     }
@@ -186,3 +193,135 @@ write("cascade", experiment(
      clear("trading-api"), clear("market-sim"), clear("order-flow")],
     ["cascade"],
 ))
+
+
+# Network faults between the simulators and trading-api, through fault-proxy (toxiproxy's REST
+# API). The method creates a proxy in front of trading-api, points both simulators at it
+# (PUT /admin/upstream), applies the fault for network_fault_seconds and records what the
+# simulators saw, then removes the fault and points them back. The rollbacks restore both
+# simulators' upstream (idempotent) and delete the proxy, so neither a redirect nor a proxy
+# outlives the run, whatever failed. The hypothesis adds to the usual one (which loads
+# trading-api directly) that both simulators reach trading-api.
+PROXY = "simex-trading-api"
+PROXY_URL = "${fault_proxy_url}/proxies/" + PROXY
+SIMULATORS = ["market-sim", "order-flow"]
+
+
+def get(name, url, tolerance=None):
+    probe = {"type": "probe", "name": name,
+             "provider": {"type": "http", "url": url, "method": "GET", "timeout": 10}}
+    if tolerance is not None:
+        probe["tolerance"] = tolerance
+    return probe
+
+
+def expect(path, value):
+    return {"type": "jsonpath", "path": path, "expect": value, "target": "body"}
+
+
+def http_action(name, url, method, expected, body=None, pause_after=None):
+    provider = {"type": "http", "url": url, "method": method, "expected_status": expected,
+                "timeout": 10}
+    if body is not None:
+        provider["headers"] = {"Content-Type": "application/json"}
+        provider["arguments"] = body
+    action = {"type": "action", "name": name, "provider": provider}
+    if pause_after is not None:
+        action["pauses"] = {"after": pause_after}
+    return action
+
+
+# Whether the simulators reach trading-api, not where they send requests: a redirect through
+# a healthy proxy is not a deviation (checks during the method would flag it, and stop the
+# method under --fail-fast). The rollbacks restore the upstream whatever happened.
+NETWORK_PROBES = [
+    get("order-flow-reaches-trading-api", "${order_flow_url}/api/v1/status",
+        expect("$.connected", True)),
+    get("market-sim-maker-reaches-trading-api", "${market_sim_url}/api/v1/status",
+        expect("$.makers[0].connected", True)),
+]
+
+
+def route(service, pause_after=None):
+    return http_action(f"route-{service}-through-proxy", "${%s}/admin/upstream" % SERVICES[service],
+                       "PUT", 200, {"trading_api_url": "http://${proxy_listen}"}, pause_after=pause_after)
+
+
+def restore(service):
+    return http_action(f"restore-{service}-upstream", "${%s}/admin/upstream" % SERVICES[service],
+                       "DELETE", 200)
+
+
+NETWORK_ROLLBACKS = [restore(s) for s in SIMULATORS] + [
+    http_action("delete-trading-api-proxy", PROXY_URL, "DELETE", 204)]
+
+
+def network_method(fault, unfault):
+    return [
+        http_action("create-trading-api-proxy", "${fault_proxy_url}/proxies", "POST", 201,
+                    {"name": PROXY, "listen": "${proxy_listen}", "upstream": "${trading_api_addr}",
+                     "enabled": True}),
+        # A second of healthy traffic through the proxy first, so the fault hits live
+        # connections (and the proxy's connection count shows the simulators used it).
+        route("market-sim"), route("order-flow", pause_after=1),
+        fault,
+        # A process, not `pauses`: chaostoolkit substitutes a templated pause as a string and
+        # time.sleep() refuses it; `sleep` takes the configured seconds in both runners.
+        {"type": "action", "name": "hold-the-fault",
+         "provider": {"type": "process", "path": "sleep",
+                      "arguments": ["${network_fault_seconds}"], "timeout": 3600}},
+        # Evidence, recorded in the journal: the simulators' traffic went through the proxy,
+        # and what they and a load run through the proxy saw during the fault.
+        get("simulator-traffic-through-proxy", PROXY_URL,
+            {"type": "jsonpath", "path": "$.stats[?(@.connections_accepted >= 1)]",
+             "target": "body"}),
+        get("order-flow-during-fault", "${order_flow_url}/api/v1/status"),
+        get("market-sim-during-fault", "${market_sim_url}/api/v1/status"),
+        load("order-load-through-proxy-under-fault", tolerance=False, target="http://${proxy_listen}"),
+        unfault,
+        *[restore(s) for s in SIMULATORS],
+    ]
+
+
+def toxic(name, kind, attributes, stream="downstream"):
+    return (
+        http_action(f"add-{name}-toxic", PROXY_URL + "/toxics", "POST", 200,
+                    {"name": name, "type": kind, "stream": stream, "toxicity": 1.0,
+                     "attributes": attributes}),
+        http_action(f"remove-{name}-toxic", PROXY_URL + "/toxics/" + name, "DELETE", 204),
+    )
+
+
+NETWORK = {
+    "network-latency": (toxic("latency", "latency", {"latency": 100, "jitter": 50}),
+                        "Every answer from trading-api to the simulators waits 100 ms +- 50 ms."),
+    # timeout 0: at once. With a delay, hyper quietly retries requests on pooled connections
+    # that died idle and the simulators barely notice (measured: 500 ms changed nothing).
+    "network-reset": (toxic("reset", "reset_peer", {"timeout": 0}),
+                      "Every connection between the simulators and trading-api is reset (TCP RST) "
+                      "as soon as data flows."),
+    # 2 KB/s: an order answer (~0.5 KB) takes a quarter second, a book snapshot seconds.
+    # (16 KB/s left the load's p50 at 2 ms: the answers are too small to notice it.)
+    "network-bandwidth": (toxic("bandwidth", "bandwidth", {"rate": 2}),
+                          "trading-api's answers to the simulators trickle at 2 KB/s per "
+                          "connection."),
+    "network-limit-data": (toxic("limit_data", "limit_data", {"bytes": 4096}),
+                           "Every connection from trading-api to the simulators is closed after "
+                           "4 KB of answers."),
+    "network-down": ((http_action("disable-trading-api-proxy", PROXY_URL, "POST", 200,
+                                  {"enabled": False}),
+                      http_action("enable-trading-api-proxy", PROXY_URL, "POST", 200,
+                                  {"enabled": True})),
+                     "The link between the simulators and trading-api is down: the proxy is "
+                     "disabled, its listener and connections closed."),
+}
+
+for name, ((fault, unfault), what) in NETWORK.items():
+    write(name, experiment(
+        f"the simulators ride out {name}",
+        f"{what} The simulators reach trading-api through fault-proxy for the fault; afterwards "
+        "they talk to it directly again, reach it, and orders flow within budget.",
+        network_method(fault, unfault),
+        ["network", name.removeprefix("network-")],
+        extra_probes=NETWORK_PROBES, rollbacks=NETWORK_ROLLBACKS,
+    ))

@@ -62,11 +62,11 @@ pub async fn require_admin(
         ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
-            "/admin/chaos answers loopback clients only",
+            "/admin routes answer loopback clients only",
         )
         .into_response()
     } else {
-        ApiError::unauthorized("/admin/chaos needs Authorization: Bearer <token>").into_response()
+        ApiError::unauthorized("/admin routes need Authorization: Bearer <token>").into_response()
     }
 }
 

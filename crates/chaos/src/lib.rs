@@ -12,6 +12,8 @@
 //!   (`lock-contention`, `slow-journal`).
 //! - [`api`]: the `/admin/chaos` routes; [`access`]: loopback-or-bearer-token access rule.
 //! - [`proxy`]: the TCP fault proxy speaking toxiproxy's REST API (binary `fault-proxy`).
+//! - [`upstream`]: the `/admin/upstream` routes that point a simulator's trading-api client at
+//!   another address (the fault proxy) and back.
 //!
 //! Architecture invariant: nothing here knows about orders or books; a service exposes its own
 //! faults through [`ServiceFaults`].
@@ -24,6 +26,7 @@ pub mod middleware;
 pub mod proxy;
 pub mod scenario;
 pub mod scenarios;
+pub mod upstream;
 
 pub use engine::{Chaos, FaultView};
 pub use hooks::{ServiceFaults, Undo};

@@ -353,3 +353,23 @@ async fn slow_close_delays_the_close_and_toxicity_zero_spares_connections() {
         closed_at.elapsed()
     );
 }
+
+#[tokio::test]
+async fn stats_count_accepted_connections_across_disable() {
+    let (api, proxy, _running) = setup().await;
+    let accepted = |p: &Value| p["stats"]["connections_accepted"].as_u64().unwrap();
+    let (_, fresh) = api.call("GET", "/proxies/echo", None).await;
+    assert_eq!(accepted(&fresh), 0, "{fresh}");
+    round_trip(proxy, b"one").await;
+    round_trip(proxy, b"two").await;
+    // The accept loop counts before handing the connection on, and each round trip finished
+    // through it, so both are counted by now.
+    let (_, used) = api.call("GET", "/proxies/echo", None).await;
+    assert_eq!(accepted(&used), 2, "{used}");
+    // Disabling keeps the count: a chaos run reads it after taking the link down.
+    let (status, disabled) = api
+        .call("POST", "/proxies/echo", Some(json!({"enabled": false})))
+        .await;
+    assert_eq!(status, 200, "{disabled}");
+    assert_eq!(accepted(&disabled), 2, "{disabled}");
+}

@@ -5,6 +5,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 
 use crate::types::{BookSnapshot, ErrorBody, NewOrder, OrderAck, SymbolInfo, Ticker, Trade};
+use crate::upstream::Upstream;
 
 /// What went wrong talking to trading-api.
 #[derive(Debug, thiserror::Error)]
@@ -63,8 +64,8 @@ impl ClientError {
 pub struct ExchangeClient {
     /// The pooled HTTP client.
     http: reqwest::Client,
-    /// `http://host:port`, without a trailing slash.
-    base: String,
+    /// `http://host:port`, swappable at run time (shared by every clone and `for_account`).
+    base: Upstream,
     /// The account's `X-API-Key`, if it trades.
     api_key: Option<String>,
 }
@@ -72,6 +73,15 @@ pub struct ExchangeClient {
 impl ExchangeClient {
     /// A client of `base` (e.g. `http://127.0.0.1:8080`) with a per-request `timeout`.
     pub fn new(base: &str, api_key: Option<String>, timeout: Duration) -> ExchangeClient {
+        ExchangeClient::following(Upstream::new(base), api_key, timeout)
+    }
+
+    /// [`ExchangeClient::new`] whose base URL follows `upstream` (swappable at run time).
+    pub fn following(
+        upstream: Upstream,
+        api_key: Option<String>,
+        timeout: Duration,
+    ) -> ExchangeClient {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(2)))
@@ -79,14 +89,23 @@ impl ExchangeClient {
             .build()
             // Only TLS back-end initialisation can fail, and this client has no TLS.
             .unwrap_or_default();
-        ExchangeClient::with_http(http, base, api_key)
+        ExchangeClient::with_upstream(http, upstream, api_key)
     }
 
     /// A client sharing an existing `reqwest::Client` (the load generator sizes its own pools).
     pub fn with_http(http: reqwest::Client, base: &str, api_key: Option<String>) -> ExchangeClient {
+        ExchangeClient::with_upstream(http, Upstream::new(base), api_key)
+    }
+
+    /// A client whose base URL follows `upstream`, so a swap redirects its next requests.
+    pub fn with_upstream(
+        http: reqwest::Client,
+        upstream: Upstream,
+        api_key: Option<String>,
+    ) -> ExchangeClient {
         ExchangeClient {
             http,
-            base: base.trim_end_matches('/').to_string(),
+            base: upstream,
             api_key,
         }
     }
@@ -100,8 +119,13 @@ impl ExchangeClient {
         }
     }
 
-    /// The base URL this client talks to.
-    pub fn base(&self) -> &str {
+    /// The base URL this client talks to now.
+    pub fn base(&self) -> std::sync::Arc<str> {
+        self.base.current()
+    }
+
+    /// The swappable base URL, shared with every clone of this client.
+    pub fn upstream(&self) -> &Upstream {
         &self.base
     }
 
@@ -196,7 +220,7 @@ impl ExchangeClient {
     }
 
     fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base, path)
+        format!("{}{}", self.base.current(), path)
     }
 
     async fn send<T: DeserializeOwned>(

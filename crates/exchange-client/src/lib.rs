@@ -4,11 +4,14 @@
 //! - [`types`]: the JSON wire format.
 //! - [`decimal`]: [`Grid`], on-tick / on-lot decimal strings from ticks and lots.
 //! - [`keys`]: the demo key file trading-api writes for the simulators.
+//! - [`upstream`]: [`Upstream`], trading-api's base URL, swappable at run time (chaos runs route
+//!   the simulators through a fault proxy with it).
 
 pub mod client;
 pub mod decimal;
 pub mod keys;
 pub mod types;
+pub mod upstream;
 
 pub use client::{ClientError, ExchangeClient};
 pub use decimal::{Decimal, Grid};
@@ -17,3 +20,4 @@ pub use types::{
     BookSnapshot, Fill, Level, NewOrder, OrderAck, OrderType, Side, SymbolInfo, Ticker,
     TimeInForce, Trade,
 };
+pub use upstream::{BadUpstream, Upstream};

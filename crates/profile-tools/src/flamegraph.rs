@@ -51,9 +51,19 @@ pub fn render(
         sample_type.count_name(),
         summary.sample_count,
     ));
-    let lines = summary.folded_lines();
+    // `folded` is a BTreeMap, so the lines are already in the order inferno would sort them
+    // into (stacks sharing a prefix are adjacent): skip its sort, and build one buffer rather
+    // than a String per line.
+    options.no_sort = true;
+    let mut text = String::with_capacity(summary.folded.keys().map(|k| k.len() + 22).sum());
+    for (stack, value) in &summary.folded {
+        text.push_str(stack);
+        text.push(' ');
+        text.push_str(&value.to_string());
+        text.push('\n');
+    }
     let mut svg = Vec::new();
-    flamegraph::from_lines(&mut options, lines.iter().map(String::as_str), &mut svg)
+    flamegraph::from_lines(&mut options, text.lines(), &mut svg)
         .map_err(|e| Error::Render(e.to_string()))?;
     Ok(svg)
 }

@@ -6,7 +6,11 @@
 //! for its `/ready`, then starts the simulators; it restarts a service that dies (a crash, a
 //! SIGKILL from a chaos run) with a capped backoff; on SIGTERM it stops them in reverse order,
 //! each with SIGTERM and then SIGKILL after a grace period. The services get
-//! `PR_SET_PDEATHSIG`, so even a SIGKILLed supervisor takes them with it. Files:
+//! `PR_SET_PDEATHSIG`, so even a SIGKILLed supervisor takes them with it. After the three
+//! services it starts `fault-proxy` (toxiproxy's REST API on base + 394, see
+//! [`crate::services`]) the same way, so a network chaos experiment can always reach it; it
+//! holds no proxies until an experiment creates one, so it costs nothing and faults nothing on
+//! its own. Files:
 //!
 //! ```text
 //! run/supervisor.pid        the supervisor's pid (up refuses to start a second one)
@@ -29,7 +33,7 @@ use anyhow::{bail, Context, Result};
 use profile_tools::files;
 use serde::{Deserialize, Serialize};
 
-use crate::services::{Ports, SERVICES};
+use crate::services::{Ports, FAULT_PROXY, SERVICES};
 
 /// Demo accounts trading-api seeds: market-sim's makers use keys 0-1, order-flow's traders 2-5,
 /// the load generator 6 onwards.
@@ -50,7 +54,7 @@ pub struct Layout {
     pub log_dir: PathBuf,
     /// One data directory per service.
     pub data_dir: PathBuf,
-    /// Directory holding the `trading-api`, `market-sim` and `order-flow` binaries.
+    /// Directory holding the `trading-api`, `market-sim`, `order-flow` and `fault-proxy` binaries.
     pub bin_dir: PathBuf,
     /// The services' ports.
     pub ports: Ports,
@@ -96,6 +100,11 @@ impl Layout {
     }
 }
 
+/// Every binary the supervisor runs: the services, then the fault proxy.
+fn binaries() -> impl Iterator<Item = &'static str> {
+    SERVICES.iter().copied().chain([FAULT_PROXY])
+}
+
 /// Finds the directory holding the service binaries when `--bin-dir` is not given: next to this
 /// `simex` (same build), then `$CARGO_TARGET_DIR/release`, then `target/release`.
 pub fn default_bin_dir() -> Result<PathBuf> {
@@ -111,14 +120,14 @@ pub fn default_bin_dir() -> Result<PathBuf> {
     }
     candidates.push(PathBuf::from("target/release"));
     for dir in &candidates {
-        if SERVICES.iter().all(|s| dir.join(s).is_file()) {
+        if binaries().all(|s| dir.join(s).is_file()) {
             return Ok(dir.clone());
         }
     }
     let looked: Vec<String> = candidates.iter().map(|d| d.display().to_string()).collect();
     bail!(
-        "the service binaries (trading-api, market-sim, order-flow) were not found in {}; \
-         build them with `make build` (or `cargo build --release -p trading-api -p market-sim -p order-flow`), \
+        "the service binaries (trading-api, market-sim, order-flow, fault-proxy) were not found in {}; \
+         build them with `make build` (or `cargo build --release -p trading-api -p market-sim -p order-flow -p chaos`), \
          or point --bin-dir / SIMEX_BIN_DIR at them",
         looked.join(", ")
     )
@@ -135,8 +144,8 @@ pub struct ServiceSpec {
     pub args: Vec<String>,
 }
 
-/// The three services with the flags that wire them together on loopback. The flags are the
-/// services' own (`trading-api --help` and so on).
+/// The three services with the flags that wire them together on loopback, then the fault
+/// proxy. The flags are the binaries' own (`trading-api --help` and so on).
 pub fn service_specs(layout: &Layout) -> Vec<ServiceSpec> {
     let path = |p: PathBuf| p.display().to_string();
     let keys = path(layout.keys_file());
@@ -184,6 +193,11 @@ pub fn service_specs(layout: &Layout) -> Vec<ServiceSpec> {
                 "--data-dir".into(),
                 path(layout.data_dir.join("order-flow")),
             ],
+        },
+        ServiceSpec {
+            name: FAULT_PROXY.into(),
+            port: p.fault_proxy(),
+            args: vec!["--listen".into(), listen(p.fault_proxy())],
         },
     ]
 }
@@ -342,7 +356,7 @@ pub fn up(layout: &Layout, ready_timeout: Duration) -> Result<()> {
              `simex down` stops them"
         );
     }
-    for name in SERVICES {
+    for name in binaries() {
         let path = layout.bin_dir.join(name);
         if !path.is_file() {
             bail!(
@@ -432,6 +446,11 @@ pub fn up(layout: &Layout, ready_timeout: Duration) -> Result<()> {
         "each service: /health /ready /metrics /debug/pprof/   trading-api API: http://127.0.0.1:{}/api/v1/",
         layout.ports.base
     );
+    println!(
+        "fault proxy (toxiproxy API): http://127.0.0.1:{}   network experiments proxy trading-api on 127.0.0.1:{}",
+        layout.ports.fault_proxy(),
+        layout.ports.trading_api_proxy()
+    );
     println!("next: `make status`, `make profile-cpu`, `make demo` (adds load), `make down`");
     Ok(())
 }
@@ -484,7 +503,8 @@ pub fn status(layout: &Layout) -> Result<bool> {
         "{:<12} {:>5} {:>8} {:>8}  {:<8} health",
         "service", "port", "pid", "restarts", "state"
     );
-    for (name, port) in layout.ports.all() {
+    let fault_proxy = (FAULT_PROXY, layout.ports.fault_proxy());
+    for (name, port) in layout.ports.all().chain([fault_proxy]) {
         let entry = recorded
             .as_ref()
             .and_then(|s| s.services.iter().find(|x| x.name == name));
@@ -512,12 +532,12 @@ pub fn status(layout: &Layout) -> Result<bool> {
 /// everything appended until Ctrl-C.
 pub fn logs(layout: &Layout, service: Option<&str>, lines: usize, follow: bool) -> Result<()> {
     let names: Vec<&str> = match service {
-        Some(name) if SERVICES.contains(&name) || name == "supervisor" => vec![name],
+        Some(name) if binaries().any(|b| b == name) || name == "supervisor" => vec![name],
         Some(name) => bail!(
             "unknown service {name:?}; one of: {}, supervisor",
-            SERVICES.join(", ")
+            binaries().collect::<Vec<_>>().join(", ")
         ),
-        None => SERVICES.to_vec(),
+        None => binaries().collect(),
     };
     let mut offsets = Vec::new();
     let mut any = false;
@@ -820,7 +840,7 @@ mod tests {
         let layout = temp_layout("specs", 18_080);
         let specs = service_specs(&layout);
         let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(names, SERVICES);
+        assert_eq!(names, binaries().collect::<Vec<_>>());
         let arg = |spec: &ServiceSpec, flag: &str| {
             let i = spec.args.iter().position(|a| a == flag).expect(flag);
             spec.args[i + 1].clone()
@@ -834,6 +854,9 @@ mod tests {
         assert_eq!(arg(&specs[1], "--keys-file"), keys);
         assert_eq!(arg(&specs[2], "--keys"), keys);
         assert!(Path::new(&keys).is_absolute());
+        // The fault proxy's API on base + 394, like toxiproxy's 8474 beside 8080.
+        assert_eq!(specs[3].port, 18_474);
+        assert_eq!(arg(&specs[3], "--listen"), "127.0.0.1:18474");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use exchange_client::{load_demo_keys, ExchangeClient, Grid, SymbolInfo};
+use exchange_client::{load_demo_keys, ExchangeClient, Grid, SymbolInfo, Upstream};
 use service_kit::http::{standard_router, HttpKit};
 use service_kit::{Metrics, Readiness};
 use tokio_util::sync::CancellationToken;
@@ -30,6 +30,9 @@ pub struct MarketSim {
     pub readiness: Readiness,
     /// Fault injection (`/admin/chaos`, merged by main; its request layer is in `router`).
     pub chaos: chaos::Chaos,
+    /// trading-api's base URL, shared by every maker's client; `/admin/upstream` (merged by
+    /// main) swaps it so a chaos run can route the makers through the fault proxy.
+    pub upstream: Upstream,
 }
 
 impl MarketSim {
@@ -50,6 +53,7 @@ impl MarketSim {
             sim_metrics,
             readiness: Readiness::new(),
             chaos,
+            upstream: Upstream::new(&settings.exchange_url),
         })
     }
 
@@ -69,7 +73,7 @@ impl MarketSim {
     /// Returns when they run (or on shutdown).
     pub async fn start(&self, settings: SimSettings) {
         let shutdown = self.state.shutdown.clone();
-        let public = ExchangeClient::new(&settings.exchange_url, None, Duration::from_secs(5));
+        let public = ExchangeClient::following(self.upstream.clone(), None, Duration::from_secs(5));
         let mut backoff = Duration::from_millis(200);
         let (keys, symbols) = loop {
             match discover(&settings, &public).await {

@@ -27,7 +27,11 @@ async fn main() -> anyhow::Result<()> {
         listener,
         sim.router()
             .merge(service_kit::debug::pprof_routes(&config.common))
-            .merge(sim.chaos.admin_routes(config.common.pprof_token.clone())),
+            .merge(sim.chaos.admin_routes(config.common.pprof_token.clone()))
+            .merge(chaos::upstream::admin_routes(
+                sim.upstream.clone(),
+                config.common.pprof_token.clone(),
+            )),
         shutdown.clone(),
         config.common.drain_timeout(),
     )

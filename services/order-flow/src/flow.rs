@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
-use exchange_client::{load_demo_keys, ClientError, ExchangeClient, Grid, TimeInForce};
+use exchange_client::{load_demo_keys, ClientError, ExchangeClient, Grid, TimeInForce, Upstream};
 use futures_util::future::join_all;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -201,9 +201,11 @@ struct Flow {
 }
 
 /// Waits for trading-api and the keys, then runs the flow until `shutdown`. Marks `readiness`
-/// once orders start.
+/// once orders start. Every request goes to `upstream`'s current URL (start it at
+/// `settings.exchange_url`; `/admin/upstream` swaps it during a chaos run).
 pub async fn run(
     settings: FlowSettings,
+    upstream: Upstream,
     state: Arc<FlowState>,
     metrics: FlowMetrics,
     readiness: Readiness,
@@ -214,7 +216,7 @@ pub async fn run(
         .connect_timeout(settings.request_timeout.min(Duration::from_secs(2)))
         .tcp_nodelay(true)
         .build()?;
-    let public = ExchangeClient::with_http(http, &settings.exchange_url, None);
+    let public = ExchangeClient::with_upstream(http, upstream, None);
     let acklog = AckLog::open(&settings.data_dir).await?;
     let _ = state.ack_path.set(acklog.path().to_path_buf());
     metrics.target_rate.set(state.config().rate);

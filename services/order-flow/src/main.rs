@@ -34,6 +34,9 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
     let readiness = Readiness::new();
     let state = Arc::new(FlowState::new(settings.initial));
     let chaos = chaos::Chaos::new(&metrics)?;
+    // trading-api's base URL, swappable through /admin/upstream (chaos runs route the traders
+    // through the fault proxy with it).
+    let upstream = exchange_client::Upstream::new(&settings.exchange_url);
     let app = order_flow::api::router_with_chaos(
         Arc::clone(&state),
         metrics,
@@ -41,7 +44,11 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         Some(&chaos),
     )
     .merge(service_kit::debug::pprof_routes(&args.common))
-    .merge(chaos.admin_routes(args.common.pprof_token.clone()));
+    .merge(chaos.admin_routes(args.common.pprof_token.clone()))
+    .merge(chaos::upstream::admin_routes(
+        upstream.clone(),
+        args.common.pprof_token.clone(),
+    ));
     let addr = args.common.listen_or(DEFAULT_PORT);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -51,6 +58,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
     let flow = tokio::spawn(async move {
         if let Err(err) = order_flow::flow::run(
             settings,
+            upstream,
             state,
             flow_metrics,
             readiness,

@@ -42,11 +42,23 @@ use crate::journal::{Journal, SyncMode};
 use crate::metrics::TradingMetrics;
 use crate::venue::{JournalEntry, Venue};
 
-/// Shared state of the HTTP layer.
+/// Shared state of the HTTP layer: one `Arc` around [`AppStateFields`], because axum clones the
+/// state for every request, and cloning the fields one by one (a dozen reference counts and a
+/// `PathBuf` copy, then as many drops) was ~5% of order entry's CPU (BENCHMARKS.md §3).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppStateFields>);
+
+impl std::ops::Deref for AppState {
+    type Target = AppStateFields;
+    fn deref(&self) -> &AppStateFields {
+        &self.0
+    }
+}
+
+/// What [`AppState`] shares (read through `Deref`: `state.metrics`).
+pub struct AppStateFields {
     /// The venue, set once recovery finished (`None` means not ready: 503).
-    venue: Arc<OnceLock<Arc<Venue>>>,
+    venue: OnceLock<Arc<Venue>>,
     /// Trading metrics (WebSocket gauges live here).
     pub metrics: TradingMetrics,
     /// The service registry and HTTP metrics.
@@ -100,8 +112,8 @@ impl AppState {
         let http_metrics = Metrics::new()?;
         let metrics = TradingMetrics::new(&http_metrics)?;
         let chaos = chaos::Chaos::new(&http_metrics)?;
-        Ok(Self {
-            venue: Arc::new(OnceLock::new()),
+        Ok(Self(Arc::new(AppStateFields {
+            venue: OnceLock::new(),
             metrics,
             http_metrics,
             readiness: Readiness::new(),
@@ -113,7 +125,7 @@ impl AppState {
             max_in_flight: options.max_in_flight,
             request_timeout: options.request_timeout,
             chaos,
-        })
+        })))
     }
 
     /// The venue, once recovered.

@@ -7,7 +7,10 @@
 //!   once per book subscription, then `{"type":"book","channel":"book:SYM","seq":N+1,...}` with
 //!   the levels that changed (`"0"` quantity = level gone). `seq` increases by exactly one per
 //!   update, so a gap means a lost message. Updates with `seq <= snapshot seq` are never sent.
-//! - `{"type":"trade","channel":"trades:SYM","trade_id","price","quantity","taker_side","ts_ms"}`.
+//! - `{"type":"trade","channel":"trades:SYM","trade_id","price","quantity","taker_side","ts_ms","ts_us"}`.
+//!   `ts_ms` is the order's journal time; `ts_us` (microseconds since the Unix epoch) is when the
+//!   message was built for publishing, right after the engine matched it, so receive time minus
+//!   `ts_us` is the market-data path alone: serialization, fan-out, queues, socket.
 //! - `{"type":"ticker","channel":"ticker:SYM","last","best_bid","best_ask","high","low","volume","trades"}`.
 //!
 //! A slow client never slows matching: the engine publishes into a bounded per-symbol broadcast
@@ -35,6 +38,11 @@ use crate::AppState;
 
 /// How long the close frame may take to reach a client before the connection is dropped.
 const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Read chunk per client. Clients send only small requests, and tungstenite zeroes a whole chunk
+/// on every read attempt, which here means once per message sent: at axum's 128 KiB default that
+/// memset was a quarter of the server's CPU with 1,000 subscribers (BENCHMARKS.md, ws-fanout).
+const WS_READ_BUFFER: usize = 4 * 1024;
 
 /// Book levels in a subscription snapshot.
 const SNAPSHOT_LEVELS: usize = 1000;
@@ -103,8 +111,12 @@ fn message(channel: Channel, book_seq: u64, value: &serde_json::Value) -> Market
     }
 }
 
-/// A trade message.
+/// A trade message, stamped with the publish time (`ts_us`).
 pub fn trade_message(info: &InstrumentInfo, trade: &TradeRecord) -> MarketMessage {
+    // Taken before serializing, so the fan-out latency a client measures includes it.
+    let ts_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
     message(
         Channel::Trades,
         0,
@@ -116,6 +128,7 @@ pub fn trade_message(info: &InstrumentInfo, trade: &TradeRecord) -> MarketMessag
             "quantity": qty_text(info, trade.qty),
             "taker_side": side_str(trade.taker_side),
             "ts_ms": trade.ts_ms,
+            "ts_us": ts_us,
         }),
     )
 }
@@ -210,7 +223,8 @@ struct Subscription {
 
 /// `GET /ws`.
 pub async fn ws_handler(ws: WebSocketUpgrade, State(app): State<AppState>) -> Response {
-    ws.on_upgrade(move |socket| client_session(socket, app))
+    ws.read_buffer_size(WS_READ_BUFFER)
+        .on_upgrade(move |socket| client_session(socket, app))
 }
 
 async fn client_session(socket: WebSocket, app: AppState) {

@@ -5,6 +5,9 @@
 //! curl -XPOST localhost:8474/proxies -d '{"name":"trading","listen":"127.0.0.1:18080","upstream":"127.0.0.1:8080"}'
 //! curl -XPOST localhost:8474/proxies/trading/toxics -d '{"type":"latency","attributes":{"latency":200}}'
 //! ```
+//!
+//! Besides toxiproxy's routes it answers `GET /health` and `GET /ready` (200 `ok`), so `simex up`
+//! supervises it like the services (it starts it on base port + 394: 8474 by default).
 
 use std::net::SocketAddr;
 
@@ -36,7 +39,9 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(addr = %listener.local_addr()?, "fault-proxy API listening");
     let shutdown = CancellationToken::new();
     service_kit::shutdown::cancel_on_signal(shutdown.clone());
-    let app = chaos::proxy::api::router(chaos::proxy::Collection::new());
+    let app = chaos::proxy::api::router(chaos::proxy::Collection::new())
+        .route("/health", axum::routing::get(|| async { "ok" }))
+        .route("/ready", axum::routing::get(|| async { "ok" }));
     service_kit::shutdown::serve(listener, app, shutdown, std::time::Duration::from_secs(2))
         .await?;
     Ok(())

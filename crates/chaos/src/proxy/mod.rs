@@ -63,6 +63,10 @@ struct Proxy {
     toxics: watch::Sender<Arc<Vec<Toxic>>>,
     /// Cancels the listener and every connection; `None` when disabled.
     running: Option<CancellationToken>,
+    /// Connections accepted since the proxy was created, shown as `stats.connections_accepted`
+    /// (not in toxiproxy; its clients ignore unknown fields). It is how a chaos run shows that
+    /// traffic really went through the proxy.
+    accepted: Arc<AtomicU64>,
 }
 
 impl Proxy {
@@ -74,6 +78,7 @@ impl Proxy {
             "upstream": self.upstream,
             "enabled": self.running.is_some(),
             "toxics": toxics,
+            "stats": {"connections_accepted": self.accepted.load(Ordering::Relaxed)},
         })
     }
 
@@ -92,10 +97,11 @@ impl Proxy {
             self.listen = bound.to_string();
         }
         let cancel = CancellationToken::new();
-        let (upstream, toxics, stop) = (
+        let (upstream, toxics, stop, accepted_count) = (
             self.upstream.clone(),
             self.toxics.subscribe(),
             cancel.clone(),
+            Arc::clone(&self.accepted),
         );
         tokio::spawn(async move {
             loop {
@@ -105,6 +111,7 @@ impl Proxy {
                 };
                 match accepted {
                     Ok((client, _)) => {
+                        accepted_count.fetch_add(1, Ordering::Relaxed);
                         tokio::spawn(link::run(
                             client,
                             upstream.clone(),
@@ -231,6 +238,7 @@ impl Collection {
             upstream,
             toxics: watch::channel(Arc::new(Vec::new())).0,
             running: None,
+            accepted: Arc::new(AtomicU64::new(0)),
         };
         if fields.enabled.unwrap_or(true) {
             proxy.start()?;

@@ -6,6 +6,10 @@ use std::path::PathBuf;
 /// The three services.
 pub const SERVICES: [&str; 3] = ["trading-api", "market-sim", "order-flow"];
 
+/// Offsets from the base port `simex up` uses beyond the three services: fault-proxy's API
+/// (base + 394) and the proxy network experiments put in front of trading-api (base + 395).
+pub const FAULT_PROXY_OFFSETS: [u16; 2] = [394, 395];
+
 /// `SIMEX_TEST_BIN_DIR`, else this build's profile directory, else its `release` sibling.
 pub fn service_bins() -> Option<PathBuf> {
     let mut candidates: Vec<PathBuf> = std::env::var_os("SIMEX_TEST_BIN_DIR")
@@ -22,28 +26,36 @@ pub fn service_bins() -> Option<PathBuf> {
     }
     candidates
         .into_iter()
-        .find(|dir| SERVICES.iter().all(|s| dir.join(s).is_file()))
+        // `simex up` also runs fault-proxy (`-p chaos`).
+        .find(|dir| {
+            SERVICES
+                .iter()
+                .chain(&["fault-proxy"])
+                .all(|s| dir.join(s).is_file())
+        })
 }
 
-/// A base port with it and the next two free (bounded retries).
+/// A base port with it, the next two and the fault proxy's two free (bounded retries).
 pub fn free_base_port() -> u16 {
     for _ in 0..50 {
         let first = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
         let base = first.local_addr().expect("bound address").port();
-        if base > u16::MAX - 2 {
+        if base > u16::MAX - FAULT_PROXY_OFFSETS[1] {
             continue;
         }
-        let rest: Vec<_> = (1..=2)
+        let offsets = [1, 2].into_iter().chain(FAULT_PROXY_OFFSETS);
+        let rest: Vec<_> = offsets
+            .clone()
             .filter_map(|i| TcpListener::bind(("127.0.0.1", base + i)).ok())
             .collect();
-        if rest.len() == 2 {
+        if rest.len() == offsets.count() {
             return base;
         }
     }
     panic!("no three consecutive free ports found");
 }
 
-/// The three services under `simex up`, in their own temporary folder and on free ports; `simex
+/// The three services (and fault-proxy) under `simex up`, in their own temporary folder and on free ports; `simex
 /// down` runs when this is dropped, whatever the test outcome, before the folder is removed.
 pub struct Deployment {
     /// Holds `run/`, `logs/` and `data/`.

@@ -40,8 +40,13 @@ bench: ## The matching engine against two peer books (criterion, interleaved, th
 
 .PHONY: bench-overhead
 bench-overhead: ## Order-entry throughput with and without CPU profiling and heap sampling (wrk)
-	$(CARGO) build --release -p trading-api
+	$(CARGO) build --release -p trading-api -p order-flow -p e2e-bench
 	scripts/bench/profiler-overhead.sh $(or $(ROUNDS),5) $(or $(SECONDS),8)
+
+.PHONY: bench-e2e
+bench-e2e: ## Order entry over HTTP end to end (wrk, order-flow load; ROUNDS=3 SECONDS=8) into BENCHMARKS.md
+	$(CARGO) build --release -p trading-api -p order-flow -p e2e-bench
+	ROUNDS=$(or $(ROUNDS),3) SECONDS=$(or $(SECONDS),8) scripts/bench/e2e.sh --write BENCHMARKS.md
 
 ##@ Run the exchange (natively, supervised; no Docker needed)
 
@@ -50,7 +55,7 @@ bench-overhead: ## Order-entry throughput with and without CPU profiling and hea
 SIMEX_BIN ?=
 export SIMEX_BIN
 SIMEX := $(or $(SIMEX_BIN),$(CARGO_TARGET_DIR)/release/simex)
-SERVICE_BINS := -p trading-api -p market-sim -p order-flow -p simex
+SERVICE_BINS := -p trading-api -p market-sim -p order-flow -p chaos -p simex
 # BASE_PORT=18080 moves all three services (trading-api on it, the others on the next two).
 ifdef BASE_PORT
 export SIMEX_BASE_PORT := $(BASE_PORT)
@@ -187,7 +192,26 @@ SCENARIO ?= cpu-burn
 CHAOS_PROFILE_SECONDS ?= 30
 CHAOS_JOURNAL_DIR ?= $(or $(SIMEX_LOG_DIR),logs)/chaos
 export CHAOS_PROFILE_SECONDS
-CHAOS_ENV = PATH="$(abspath $(dir $(SIMEX))):$$PATH"
+# The experiments read the services' URLs and files from these (defaults: port 8080, data/), so
+# they follow BASE_PORT and SIMEX_DATA_ROOT as `make up` does (fault proxy: base + 394 and 395).
+CHAOS_PORT = $(or $(SIMEX_BASE_PORT),8080)
+CHAOS_DATA = $(or $(SIMEX_DATA_ROOT),data)
+CHAOS_ENV = PATH="$(abspath $(dir $(SIMEX))):$$PATH" \
+	SIMEX_TRADING_API_URL="$${SIMEX_TRADING_API_URL:-http://127.0.0.1:$(CHAOS_PORT)}" \
+	SIMEX_MARKET_SIM_URL="$${SIMEX_MARKET_SIM_URL:-http://127.0.0.1:$$(($(CHAOS_PORT) + 1))}" \
+	SIMEX_ORDER_FLOW_URL="$${SIMEX_ORDER_FLOW_URL:-http://127.0.0.1:$$(($(CHAOS_PORT) + 2))}" \
+	SIMEX_DEMO_KEYS_FILE="$${SIMEX_DEMO_KEYS_FILE:-$(CHAOS_DATA)/trading-api/demo-keys.json}" \
+	SIMEX_ACKED_ORDERS_LOG="$${SIMEX_ACKED_ORDERS_LOG:-$(CHAOS_DATA)/order-flow/acked-orders.log}" \
+	SIMEX_TRADING_API_ADDR="$${SIMEX_TRADING_API_ADDR:-127.0.0.1:$(CHAOS_PORT)}" \
+	SIMEX_FAULT_PROXY_URL="$${SIMEX_FAULT_PROXY_URL:-http://127.0.0.1:$$(($(CHAOS_PORT) + 394))}" \
+	SIMEX_TRADING_API_PROXY_LISTEN="$${SIMEX_TRADING_API_PROXY_LISTEN:-127.0.0.1:$$(($(CHAOS_PORT) + 395))}"
+# The steady state is checked before, during and after the method (docs/CHAOS_RUNNER.md): a check
+# takes the 5 s load probe, so a new one starts 1 s after the last ends. CHAOS_FAIL_FAST=1 stops the
+# method at the first check that deviates.
+CHAOS_HYPOTHESIS_STRATEGY ?= continuously
+CHAOS_HYPOTHESIS_FREQUENCY ?= 1
+CHAOS_RUN_FLAGS = --hypothesis-strategy $(CHAOS_HYPOTHESIS_STRATEGY) \
+	--hypothesis-frequency $(CHAOS_HYPOTHESIS_FREQUENCY) $(if $(CHAOS_FAIL_FAST),--fail-fast)
 
 .PHONY: chaos-list
 chaos-list: simex-bin ## The chaos experiments
@@ -197,7 +221,7 @@ chaos-list: simex-bin ## The chaos experiments
 chaos-run: service-bins ## Run one experiment (EXPERIMENT=kill-trading-api, default SCENARIO); journal + report
 	@$(SIMEX) status >/dev/null 2>&1 || $(SIMEX) up
 	@mkdir -p $(CHAOS_JOURNAL_DIR) $(PROFILE_DIR)
-	$(CHAOS_ENV) $(SIMEX) chaos run chaos/experiments/$(or $(EXPERIMENT),$(SCENARIO)).json \
+	$(CHAOS_ENV) $(SIMEX) chaos run chaos/experiments/$(or $(EXPERIMENT),$(SCENARIO)).json $(CHAOS_RUN_FLAGS) \
 		--journal $(CHAOS_JOURNAL_DIR)/$(or $(EXPERIMENT),$(SCENARIO))-journal.json \
 		--report $(PROFILE_DIR)/chaos_experiment_$(or $(EXPERIMENT),$(SCENARIO))_report.md
 
@@ -206,8 +230,11 @@ chaos-all: service-bins ## Run every experiment in chaos/experiments (journals i
 	@$(SIMEX) status >/dev/null 2>&1 || $(SIMEX) up
 	@mkdir -p $(CHAOS_JOURNAL_DIR) $(PROFILE_DIR)
 	@failed=0; for f in chaos/experiments/*.json; do n=$$(basename $$f .json); \
-		$(CHAOS_ENV) $(SIMEX) chaos run $$f --journal $(CHAOS_JOURNAL_DIR)/$$n-journal.json \
+		rm -f $(PROFILE_DIR)/chaos_experiment_$${n}_report.md; \
+		$(CHAOS_ENV) $(SIMEX) chaos run $$f $(CHAOS_RUN_FLAGS) --journal $(CHAOS_JOURNAL_DIR)/$$n-journal.json \
 			--report $(PROFILE_DIR)/chaos_experiment_$${n}_report.md || failed=$$((failed + 1)); \
+	done; for f in chaos/experiments/*.json; do n=$$(basename $$f .json); \
+		printf '%-18s %s\n' "$$n" "$$(grep -o '^\*\*Verdict: .*' $(PROFILE_DIR)/chaos_experiment_$${n}_report.md 2>/dev/null || echo 'no report')"; \
 	done; echo "chaos-all: $$failed experiment(s) not completed"; [ $$failed -eq 0 ]
 
 .PHONY: chaos-flamegraph

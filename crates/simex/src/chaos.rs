@@ -3,7 +3,11 @@
 //!
 //! The flow is Chaos Toolkit's: the steady-state hypothesis before, the method, the hypothesis
 //! after, then the rollbacks, which run whatever happened (failure, deviation, Ctrl-C), so no
-//! fault is left behind. Two provider types are implemented natively, `http` and `process`, so
+//! fault is left behind. When the hypothesis runs is chaostoolkit's `--hypothesis-strategy`
+//! ([`HypothesisStrategy`]); with `during-method-only` or `continuously` a background thread checks
+//! it every `--hypothesis-frequency` seconds while the method runs, into `steady_states.during`.
+//! As in chaostoolkit-lib, a deviation during the method is recorded but changes the verdict only
+//! with `--fail-fast`, which stops the method (see [`run`] for the verdicts). Two provider types are implemented natively, `http` and `process`, so
 //! the same files stay valid for `chaostoolkit run`. `${name}` in strings is replaced from the
 //! experiment's `configuration` (plain values or `{"type":"env","key":..,"default":..}`).
 //!
@@ -15,6 +19,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -24,14 +29,109 @@ use serde_json::{json, Map, Value};
 /// Default timeout of an HTTP provider call, in seconds.
 const HTTP_TIMEOUT_SECS: f64 = 30.0;
 
+/// At most this many checks during one method: a zero frequency with instant probes must not
+/// grow the journal without bound.
+const MAX_DURING_CHECKS: usize = 10_000;
+
+/// When the steady-state hypothesis runs: chaostoolkit's `--hypothesis-strategy`, same names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum HypothesisStrategy {
+    /// Before the method (a gate: nothing is injected unless it holds) and after it.
+    #[default]
+    Default,
+    /// Only before the method.
+    BeforeMethodOnly,
+    /// Only after the method.
+    AfterMethodOnly,
+    /// Only while the method runs, every `frequency`.
+    DuringMethodOnly,
+    /// Before, while the method runs (every `frequency`), and after.
+    #[value(alias = "continously")]
+    Continuously,
+}
+
+impl HypothesisStrategy {
+    /// The name on the command line and in the journal.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Default => "default",
+            Self::BeforeMethodOnly => "before-method-only",
+            Self::AfterMethodOnly => "after-method-only",
+            Self::DuringMethodOnly => "during-method-only",
+            Self::Continuously => "continuously",
+        }
+    }
+
+    fn before(self) -> bool {
+        matches!(
+            self,
+            Self::Default | Self::BeforeMethodOnly | Self::Continuously
+        )
+    }
+
+    fn during(self) -> bool {
+        matches!(self, Self::DuringMethodOnly | Self::Continuously)
+    }
+
+    fn after(self) -> bool {
+        matches!(
+            self,
+            Self::Default | Self::AfterMethodOnly | Self::Continuously
+        )
+    }
+}
+
+/// How a run checks its steady state.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RunOptions {
+    /// When the hypothesis runs.
+    pub strategy: HypothesisStrategy,
+    /// The wait between the end of one check during the method and the start of the next
+    /// (chaostoolkit's `--hypothesis-frequency`: a check's own duration is not subtracted).
+    pub frequency: Duration,
+    /// Stop the method at the first check during it that deviates; the verdict is `failed`.
+    pub fail_fast: bool,
+}
+
+impl Default for RunOptions {
+    /// chaostoolkit's defaults: before and after, 1 s, no fail-fast.
+    fn default() -> Self {
+        Self {
+            strategy: HypothesisStrategy::Default,
+            frequency: Duration::from_secs(1),
+            fail_fast: false,
+        }
+    }
+}
+
+impl RunOptions {
+    /// Validates the command line's values (`frequency_secs` in seconds, 0 to one hour).
+    pub fn new(strategy: HypothesisStrategy, frequency_secs: f64, fail_fast: bool) -> Result<Self> {
+        if !(0.0..=3600.0).contains(&frequency_secs) {
+            bail!("--hypothesis-frequency must be 0 to 3600 seconds, not {frequency_secs}");
+        }
+        if fail_fast && !strategy.during() {
+            eprintln!(
+                "[chaos] --fail-fast only applies to during-method-only and continuously; ignored"
+            );
+        }
+        Ok(Self {
+            strategy,
+            frequency: Duration::from_secs_f64(frequency_secs),
+            fail_fast,
+        })
+    }
+}
+
 /// Verdict of a run, as Chaos Toolkit spells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     /// Steady state held before and after.
     Completed,
-    /// The hypothesis held before and not after: the system did not cope.
+    /// The hypothesis did not hold after the method: the system did not cope.
     Deviated,
-    /// The experiment could not run as written (hypothesis not met before, an action failed).
+    /// The experiment could not run as written (hypothesis not met before, an action failed),
+    /// or fail-fast stopped the method.
     Failed,
     /// Interrupted (Ctrl-C, SIGTERM).
     Aborted,
@@ -62,7 +162,19 @@ pub struct Outcome {
 struct Experiment {
     doc: Value,
     config: BTreeMap<String, String>,
+    /// Set by Ctrl-C / SIGTERM: stops whatever runs, then the rollbacks run.
     stop: Arc<AtomicBool>,
+    /// Set by a check during the method under fail-fast: stops the method's activities only,
+    /// never a check or a rollback.
+    halt_method: AtomicBool,
+}
+
+/// Which part of a run an activity belongs to; fail-fast cuts only the method short.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Hypothesis,
+    Method,
+    Rollback,
 }
 
 fn now_secs() -> f64 {
@@ -166,29 +278,38 @@ impl Experiment {
         self.stop.load(Ordering::Relaxed)
     }
 
-    /// Sleeps up to `secs`, waking early on Ctrl-C.
-    fn pause(&self, secs: f64) {
+    fn halted(&self) -> bool {
+        self.halt_method.load(Ordering::Relaxed)
+    }
+
+    /// True when an activity of `part` should stop now.
+    fn cancelled(&self, part: Part) -> bool {
+        self.interrupted() || (part == Part::Method && self.halted())
+    }
+
+    /// Sleeps up to `secs`, waking early on Ctrl-C (and fail-fast, in the method).
+    fn pause(&self, secs: f64, part: Part) {
         let end = Instant::now() + Duration::from_secs_f64(secs.clamp(0.0, 86_400.0));
-        while Instant::now() < end && !self.interrupted() {
-            std::thread::sleep(Duration::from_millis(50));
+        while Instant::now() < end && !self.cancelled(part) {
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
     /// Runs one activity (probe or action) and returns its run record.
-    fn run_activity(&self, activity: &Value) -> Value {
+    fn run_activity(&self, activity: &Value, part: Part) -> Value {
         let act = substitute(activity, &self.config);
         if let Some(before) = act.pointer("/pauses/before").and_then(Value::as_f64) {
-            self.pause(before);
+            self.pause(before, part);
         }
         let start = now_secs();
         let result = match act.pointer("/provider/type").and_then(Value::as_str) {
             Some("http") => self.http(&act["provider"]),
-            Some("process") => self.process(&act["provider"]),
+            Some("process") => self.process(&act["provider"], part),
             other => Err(anyhow::anyhow!("unsupported provider type {other:?}")),
         };
         let end = now_secs();
         if let Some(after) = act.pointer("/pauses/after").and_then(Value::as_f64) {
-            self.pause(after);
+            self.pause(after, part);
         }
         let mut record = Map::new();
         record.insert("activity".into(), activity.clone());
@@ -261,7 +382,7 @@ impl Experiment {
         Ok(json!({"status": status, "headers": {}, "body": body}))
     }
 
-    fn process(&self, p: &Value) -> Result<Value> {
+    fn process(&self, p: &Value, part: Part) -> Result<Value> {
         let path = p["path"]
             .as_str()
             .context("process provider without `path`")?;
@@ -298,10 +419,19 @@ impl Experiment {
             if let Some(status) = child.try_wait()? {
                 break status;
             }
-            if self.interrupted() || Instant::now() > deadline {
+            let why = if self.interrupted() {
+                Some("interrupted".to_owned())
+            } else if self.cancelled(part) {
+                Some("the method was stopped (fail-fast)".to_owned())
+            } else if Instant::now() > deadline {
+                Some(format!("past its {timeout} s timeout"))
+            } else {
+                None
+            };
+            if let Some(why) = why {
                 let _ = child.kill();
                 let _ = child.wait();
-                bail!("{path} stopped: interrupted or past its {timeout} s timeout");
+                bail!("{path} stopped: {why}");
             }
             std::thread::sleep(Duration::from_millis(20));
         };
@@ -323,7 +453,7 @@ impl Experiment {
                 met = false;
                 break;
             }
-            let run = self.run_activity(probe);
+            let run = self.run_activity(probe, Part::Hypothesis);
             met &= run["tolerance_met"]
                 .as_bool()
                 .unwrap_or(run["status"] == "succeeded");
@@ -333,6 +463,98 @@ impl Experiment {
             }
         }
         json!({"steady_state_met": met, "probes": runs})
+    }
+
+    /// Runs the method's activities in order: their run records and how the method ended
+    /// (`Completed` when every activity ran).
+    fn method(&self) -> (Vec<Value>, Verdict) {
+        let mut runs = Vec::new();
+        let mut verdict = Verdict::Completed;
+        for activity in self.doc["method"].as_array().into_iter().flatten() {
+            if self.cancelled(Part::Method) {
+                break;
+            }
+            eprintln!(
+                "[chaos] {}: {}",
+                activity["type"].as_str().unwrap_or("activity"),
+                activity["name"].as_str().unwrap_or("?")
+            );
+            let run = self.run_activity(activity, Part::Method);
+            let failed = run["status"] == "failed" && activity["type"] == "action";
+            runs.push(run);
+            if failed {
+                verdict = Verdict::Failed;
+                break;
+            }
+        }
+        // Ctrl-C wins over fail-fast, which wins over the failure it may have caused.
+        if self.interrupted() {
+            verdict = Verdict::Aborted;
+        } else if self.halted() {
+            verdict = Verdict::Failed;
+        }
+        (runs, verdict)
+    }
+
+    /// The checks during the method, on their own thread: the hypothesis, then a wait of
+    /// `frequency`, until `method_done` is dropped (a check under way is finished, as
+    /// chaostoolkit does), Ctrl-C, or, with fail-fast, the first deviation, which halts the method.
+    fn check_during(&self, opts: RunOptions, method_done: &mpsc::Receiver<()>) -> Vec<Value> {
+        let mut states = Vec::new();
+        while states.len() < MAX_DURING_CHECKS && !self.interrupted() {
+            if let Err(TryRecvError::Disconnected) = method_done.try_recv() {
+                break;
+            }
+            let state = self.hypothesis();
+            let met = state["steady_state_met"] == true;
+            states.push(state);
+            if !met && !self.interrupted() {
+                eprintln!(
+                    "[chaos] steady state deviated during the method (check {})",
+                    states.len()
+                );
+                if opts.fail_fast {
+                    eprintln!("[chaos] fail-fast: stopping the method");
+                    self.halt_method.store(true, Ordering::Relaxed);
+                    break;
+                }
+            }
+            match method_done.recv_timeout(opts.frequency) {
+                Err(RecvTimeoutError::Timeout) => {}
+                Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        states
+    }
+
+    /// The method, with the checks during it on a second thread when `opts` asks for them.
+    fn method_with_checks(&self, opts: RunOptions) -> (Vec<Value>, Verdict, Vec<Value>) {
+        if !opts.strategy.during() || !self.has_hypothesis() {
+            let (runs, verdict) = self.method();
+            return (runs, verdict, Vec::new());
+        }
+        eprintln!(
+            "[chaos] checking the steady state during the method, {:.1} s between checks{}",
+            opts.frequency.as_secs_f64(),
+            if opts.fail_fast { ", fail-fast" } else { "" }
+        );
+        let (method_done, done_rx) = mpsc::channel::<()>();
+        std::thread::scope(|scope| {
+            let checker = scope.spawn(move || self.check_during(opts, &done_rx));
+            let (runs, verdict) = self.method();
+            drop(method_done);
+            // A panicked checker loses its records, not the run: the rollbacks must still run.
+            let during = checker.join().unwrap_or_default();
+            (runs, verdict, during)
+        })
+    }
+
+    /// True when the experiment has a hypothesis with at least one probe (chaostoolkit skips an
+    /// empty one).
+    fn has_hypothesis(&self) -> bool {
+        self.doc["steady-state-hypothesis"]["probes"]
+            .as_array()
+            .is_some_and(|p| !p.is_empty())
     }
 }
 
@@ -479,18 +701,32 @@ pub fn jsonpath<'a>(root: &'a Value, path: &str) -> Vec<&'a Value> {
 }
 
 /// Runs an experiment; rollbacks always run. `stop` set by a signal handler aborts it.
-pub fn run(doc: Value, stop: Arc<AtomicBool>) -> Outcome {
+///
+/// Verdicts, as chaostoolkit-lib 1.44's: the hypothesis not met before the method is `failed`
+/// and nothing is injected; an action that fails is `failed`; the hypothesis not met after the
+/// method is `deviated`; a check during the method that deviates is only recorded, unless
+/// fail-fast is on: then the method stops, the check after it still runs (when the strategy
+/// has one), and the verdict is `deviated` if that check fails too, else `failed`; Ctrl-C is
+/// `aborted`.
+pub fn run(doc: Value, stop: Arc<AtomicBool>, opts: &RunOptions) -> Outcome {
     let config = resolve_config(&doc);
-    let exp = Experiment { doc, config, stop };
+    let exp = Experiment {
+        doc,
+        config,
+        stop,
+        halt_method: AtomicBool::new(false),
+    };
     let start = now_secs();
     let mut verdict = Verdict::Completed;
     let mut runs = Vec::new();
-    let has_hypothesis = exp.doc.get("steady-state-hypothesis").is_some();
+    let mut during = Vec::new();
+    let has_hypothesis = exp.has_hypothesis();
     eprintln!(
-        "[chaos] {}",
-        exp.doc["title"].as_str().unwrap_or("experiment")
+        "[chaos] {} (hypothesis: {})",
+        exp.doc["title"].as_str().unwrap_or("experiment"),
+        opts.strategy.name()
     );
-    let before = has_hypothesis.then(|| exp.hypothesis());
+    let before = (has_hypothesis && opts.strategy.before()).then(|| exp.hypothesis());
     if before
         .as_ref()
         .is_some_and(|b| b["steady_state_met"] != true)
@@ -504,28 +740,13 @@ pub fn run(doc: Value, stop: Arc<AtomicBool>) -> Outcome {
     }
     let mut after = None;
     if verdict == Verdict::Completed {
-        for activity in exp.doc["method"].as_array().into_iter().flatten() {
-            if exp.interrupted() {
-                verdict = Verdict::Aborted;
-                break;
-            }
-            eprintln!(
-                "[chaos] {}: {}",
-                activity["type"].as_str().unwrap_or("activity"),
-                activity["name"].as_str().unwrap_or("?")
-            );
-            let run = exp.run_activity(activity);
-            let failed = run["status"] == "failed" && activity["type"] == "action";
-            runs.push(run);
-            if failed {
-                verdict = Verdict::Failed;
-                break;
-            }
-        }
-        if exp.interrupted() {
-            verdict = Verdict::Aborted;
-        }
-        if verdict == Verdict::Completed && has_hypothesis {
+        (runs, verdict, during) = exp.method_with_checks(*opts);
+        // chaostoolkit checks after a fail-fast stop too: `deviated` if the fault is still felt.
+        let fail_fast_stop = verdict == Verdict::Failed && exp.halted();
+        if (verdict == Verdict::Completed || fail_fast_stop)
+            && has_hypothesis
+            && opts.strategy.after()
+        {
             let a = exp.hypothesis();
             if a["steady_state_met"] != true {
                 verdict = if exp.interrupted() {
@@ -545,7 +766,7 @@ pub fn run(doc: Value, stop: Arc<AtomicBool>) -> Outcome {
         .flatten()
         .map(|a| {
             eprintln!("[chaos] rollback: {}", a["name"].as_str().unwrap_or("?"));
-            exp.run_activity(a)
+            exp.run_activity(a, Part::Rollback)
         })
         .collect();
     let end = now_secs();
@@ -560,9 +781,15 @@ pub fn run(doc: Value, stop: Arc<AtomicBool>) -> Outcome {
         "duration": end - start,
         "status": verdict.name(),
         "deviated": verdict == Verdict::Deviated,
-        "steady_states": {"before": before, "after": after, "during": []},
+        "steady_states": {"before": before, "after": after, "during": during},
         "run": runs,
         "rollbacks": rollbacks,
+        // Not in chaostoolkit's journal (it keeps these in its settings): how the run checked.
+        "runtime": {"hypothesis": {
+            "strategy": opts.strategy.name(),
+            "frequency": opts.frequency.as_secs_f64(),
+            "fail_fast": opts.fail_fast,
+        }},
     });
     Outcome { verdict, journal }
 }
@@ -606,15 +833,72 @@ pub fn report(journal: &Value) -> String {
     };
     let list = |v: &Value| v.as_array().cloned().unwrap_or_default();
     let ss = &journal["steady_states"];
+    let hyp = &journal["runtime"]["hypothesis"];
+    if let Some(strategy) = hyp["strategy"].as_str() {
+        md.push_str(&format!(
+            "Hypothesis strategy: {strategy}, {} s between checks during the method, fail-fast {}.\n\n",
+            hyp["frequency"].as_f64().unwrap_or(0.0),
+            if hyp["fail_fast"] == true { "on" } else { "off" }
+        ));
+    }
     table(
         &mut md,
         "Steady state before",
         &list(&ss["before"]["probes"]),
     );
     table(&mut md, "Method", &list(&journal["run"]));
+    during_table(&mut md, &list(&ss["during"]));
     table(&mut md, "Steady state after", &list(&ss["after"]["probes"]));
     table(&mut md, "Rollbacks", &list(&journal["rollbacks"]));
     md
+}
+
+/// The checks during the method: one row per check, with the probe that broke it.
+fn during_table(md: &mut String, checks: &[Value]) {
+    md.push_str("## Steady state during the method\n\n");
+    if checks.is_empty() {
+        md.push_str("(none run)\n\n");
+        return;
+    }
+    let met = checks
+        .iter()
+        .filter(|c| c["steady_state_met"] == true)
+        .count();
+    md.push_str(&format!(
+        "{met} of {} checks met the steady state.\n\n",
+        checks.len()
+    ));
+    md.push_str(
+        "| check | started | steady state met | probes run | first probe out of tolerance |\n",
+    );
+    md.push_str("|---|---|---|---|---|\n");
+    for (i, check) in checks.iter().enumerate() {
+        let probes = check["probes"].as_array().map_or(&[][..], Vec::as_slice);
+        let broken = probes
+            .iter()
+            .find(|p| p["tolerance_met"] == false || p["status"] != "succeeded")
+            .map_or_else(
+                || "-".to_owned(),
+                |p| {
+                    let what = match p["exception"][0].as_str() {
+                        Some(e) if p["output"].is_null() => summarize(&json!(e)),
+                        _ => summarize(&p["output"]),
+                    };
+                    format!("{}: {what}", p["activity"]["name"].as_str().unwrap_or("?"))
+                },
+            );
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {broken} |\n",
+            i + 1,
+            probes
+                .first()
+                .and_then(|p| p["start"].as_str())
+                .unwrap_or("-"),
+            check["steady_state_met"],
+            probes.len(),
+        ));
+    }
+    md.push('\n');
 }
 
 /// One short line of an activity's output for the report's tables.
@@ -648,14 +932,19 @@ fn summarize(output: &Value) -> String {
 }
 
 /// `simex chaos run`: runs, writes the journal and report, and fails unless `completed`.
-pub fn run_file(file: &Path, journal_path: &Path, report_path: Option<&Path>) -> Result<()> {
+pub fn run_file(
+    file: &Path,
+    journal_path: &Path,
+    report_path: Option<&Path>,
+    opts: &RunOptions,
+) -> Result<()> {
     let doc = load(file)?;
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&stop))
             .context("installing the Ctrl-C handler")?;
     }
-    let outcome = run(doc, stop);
+    let outcome = run(doc, stop, opts);
     std::fs::write(journal_path, serde_json::to_vec_pretty(&outcome.journal)?)
         .with_context(|| format!("writing {}", journal_path.display()))?;
     eprintln!("[chaos] journal: {}", journal_path.display());
@@ -897,7 +1186,11 @@ mod tests {
             "rollbacks": [{"type": "action", "name": "true",
                            "provider": {"type": "process", "path": "true"}}]
         });
-        let outcome = run(doc, Arc::new(AtomicBool::new(false)));
+        let outcome = run(
+            doc,
+            Arc::new(AtomicBool::new(false)),
+            &RunOptions::default(),
+        );
         assert_eq!(outcome.verdict, Verdict::Failed);
         assert_eq!(outcome.journal["rollbacks"][0]["status"], "succeeded");
     }
@@ -911,9 +1204,220 @@ mod tests {
             "rollbacks": [{"type": "action", "name": "undo",
                            "provider": {"type": "process", "path": "true"}}]
         });
-        let outcome = run(doc, Arc::new(AtomicBool::new(true)));
+        let outcome = run(doc, Arc::new(AtomicBool::new(true)), &RunOptions::default());
         assert_eq!(outcome.verdict, Verdict::Aborted);
         assert!(outcome.journal["run"].as_array().is_some_and(Vec::is_empty));
         assert_eq!(outcome.journal["rollbacks"][0]["status"], "succeeded");
+    }
+
+    /// A process activity running `sh -c script`; probes get tolerance 0 (exit code).
+    fn sh(kind: &str, name: &str, script: &str, pause_after: f64) -> Value {
+        let mut a = json!({"type": kind, "name": name,
+            "provider": {"type": "process", "path": "sh", "arguments": ["-c", script]},
+            "pauses": {"after": pause_after}});
+        if kind == "probe" {
+            a["tolerance"] = json!(0);
+        }
+        a
+    }
+
+    /// A scratch folder for one test, removed on drop.
+    struct Scratch(std::path::PathBuf);
+
+    impl Scratch {
+        fn new(tag: &str) -> Self {
+            let dir =
+                std::env::temp_dir().join(format!("simex-chaos-{}-{tag}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).expect("scratch dir");
+            Self(dir)
+        }
+
+        fn file(&self, name: &str) -> String {
+            self.0.join(name).display().to_string()
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn opts(strategy: HypothesisStrategy, fail_fast: bool) -> RunOptions {
+        RunOptions {
+            strategy,
+            frequency: Duration::from_millis(50),
+            fail_fast,
+        }
+    }
+
+    /// Steady while `flag` is absent; the method creates it, holds it `hold` s, removes it.
+    fn flag_experiment(flag: &str, hold: f64) -> Value {
+        json!({
+            "title": "flag", "description": "the method raises a flag the hypothesis forbids",
+            "steady-state-hypothesis": {"title": "no flag",
+                "probes": [sh("probe", "no-flag", &format!("test ! -e {flag}"), 0.0)]},
+            "method": [sh("action", "raise-flag", &format!("touch {flag}"), hold),
+                       sh("action", "lower-flag", &format!("rm -f {flag}"), 0.0)],
+            "rollbacks": [sh("action", "lower-flag", &format!("rm -f {flag}"), 0.0)]
+        })
+    }
+
+    #[test]
+    fn each_strategy_checks_the_hypothesis_where_chaostoolkit_does() {
+        let doc = json!({
+            "title": "t", "description": "d",
+            "steady-state-hypothesis": {"title": "h", "probes": [sh("probe", "ok", "true", 0.0)]},
+            "method": [sh("action", "wait", "true", 0.3)]
+        });
+        use HypothesisStrategy as S;
+        for (strategy, before, during, after) in [
+            (S::Default, true, false, true),
+            (S::BeforeMethodOnly, true, false, false),
+            (S::AfterMethodOnly, false, false, true),
+            (S::DuringMethodOnly, false, true, false),
+            (S::Continuously, true, true, true),
+        ] {
+            let outcome = run(
+                doc.clone(),
+                Arc::new(AtomicBool::new(false)),
+                &opts(strategy, false),
+            );
+            let ss = &outcome.journal["steady_states"];
+            assert_eq!(outcome.verdict, Verdict::Completed, "{strategy:?}");
+            assert_eq!(ss["before"].is_object(), before, "{strategy:?}: {ss}");
+            assert_eq!(ss["after"].is_object(), after, "{strategy:?}: {ss}");
+            let checks = ss["during"].as_array().expect("during is a list");
+            assert_eq!(!checks.is_empty(), during, "{strategy:?}: {ss}");
+            for check in checks {
+                assert_eq!(check["steady_state_met"], true, "{check}");
+                assert_eq!(check["probes"][0]["activity"]["name"], "ok");
+                assert_eq!(check["probes"][0]["tolerance_met"], true);
+            }
+            assert_eq!(
+                outcome.journal["runtime"]["hypothesis"]["strategy"],
+                strategy.name()
+            );
+        }
+    }
+
+    #[test]
+    fn a_deviation_during_the_method_is_recorded_and_reported_without_changing_the_verdict() {
+        let scratch = Scratch::new("during");
+        let doc = flag_experiment(&scratch.file("flag"), 0.5);
+        let outcome = run(
+            doc,
+            Arc::new(AtomicBool::new(false)),
+            &opts(HypothesisStrategy::Continuously, false),
+        );
+        // chaostoolkit-lib sets `deviated` only from the check after the method.
+        assert_eq!(outcome.verdict, Verdict::Completed);
+        let ss = &outcome.journal["steady_states"];
+        assert_eq!(ss["before"]["steady_state_met"], true);
+        assert_eq!(ss["after"]["steady_state_met"], true);
+        let checks = ss["during"].as_array().expect("during is a list");
+        let deviated = checks
+            .iter()
+            .filter(|c| c["steady_state_met"] == false)
+            .count();
+        assert!(deviated >= 1, "a check saw the flag: {checks:#?}");
+        let md = report(&outcome.journal);
+        assert!(md.contains("## Steady state during the method"), "{md}");
+        assert!(
+            md.contains(&format!(
+                "{} of {} checks met the steady state.",
+                checks.len() - deviated,
+                checks.len()
+            )),
+            "{md}"
+        );
+        assert!(md.contains("| false | 1 | no-flag: exit 1"), "{md}");
+        assert!(md.contains("Hypothesis strategy: continuously"), "{md}");
+    }
+
+    #[test]
+    fn fail_fast_stops_the_method_at_the_first_deviation_and_rolls_back() {
+        // As chaostoolkit: `failed`, or `deviated` when the check after the method (continuously)
+        // still sees the fault.
+        for (strategy, verdict) in [
+            (HypothesisStrategy::DuringMethodOnly, Verdict::Failed),
+            (HypothesisStrategy::Continuously, Verdict::Deviated),
+        ] {
+            let scratch = Scratch::new(&format!("fail-fast-{}", strategy.name()));
+            let (flag, marker) = (scratch.file("flag"), scratch.file("marker"));
+            let mut doc = flag_experiment(&flag, 0.0);
+            doc["method"] = json!([
+                sh("action", "raise-flag", &format!("touch {flag}"), 0.0),
+                sh("action", "long-action", "sleep 30", 0.0),
+                sh("action", "never-reached", &format!("touch {marker}"), 0.0),
+            ]);
+            let started = Instant::now();
+            let outcome = run(doc, Arc::new(AtomicBool::new(false)), &opts(strategy, true));
+            assert!(
+                started.elapsed() < Duration::from_secs(15),
+                "the 30 s action was cut short: {:?}",
+                started.elapsed()
+            );
+            assert_eq!(outcome.verdict, verdict, "{strategy:?}");
+            let j = &outcome.journal;
+            let runs = j["run"].as_array().expect("runs");
+            assert_eq!(runs.len(), 2, "{runs:#?}");
+            assert_eq!(runs[1]["status"], "failed");
+            assert!(
+                runs[1]["exception"][0]
+                    .as_str()
+                    .is_some_and(|e| e.contains("fail-fast")),
+                "{}",
+                runs[1]
+            );
+            assert!(!Path::new(&marker).exists(), "the third action never ran");
+            let during = j["steady_states"]["during"].as_array().expect("during");
+            assert_eq!(during.last().expect("a check")["steady_state_met"], false);
+            let after = &j["steady_states"]["after"];
+            match strategy {
+                HypothesisStrategy::Continuously => assert_eq!(after["steady_state_met"], false),
+                _ => assert!(after.is_null()),
+            }
+            assert_eq!(j["rollbacks"][0]["status"], "succeeded");
+            assert!(!Path::new(&flag).exists(), "the rollback lowered the flag");
+        }
+    }
+
+    #[test]
+    fn ctrl_c_stops_the_checks_and_the_method_and_still_rolls_back() {
+        let scratch = Scratch::new("ctrl-c");
+        let undone = scratch.file("undone");
+        let doc = json!({
+            "title": "t", "description": "d",
+            "steady-state-hypothesis": {"title": "h", "probes": [sh("probe", "ok", "true", 0.0)]},
+            "method": [sh("action", "long-action", "sleep 30", 0.0)],
+            "rollbacks": [sh("action", "undo", &format!("touch {undone}"), 0.0)]
+        });
+        let stop = Arc::new(AtomicBool::new(false));
+        let signal = Arc::clone(&stop);
+        let ctrl_c = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(400));
+            signal.store(true, Ordering::Relaxed);
+        });
+        let started = Instant::now();
+        let outcome = run(doc, stop, &opts(HypothesisStrategy::Continuously, false));
+        ctrl_c.join().expect("signal thread");
+        assert!(started.elapsed() < Duration::from_secs(15));
+        assert_eq!(outcome.verdict, Verdict::Aborted);
+        assert!(outcome.journal["steady_states"]["after"].is_null());
+        assert!(!outcome.journal["steady_states"]["during"]
+            .as_array()
+            .expect("during")
+            .is_empty());
+        assert!(Path::new(&undone).exists(), "the rollback ran");
+    }
+
+    #[test]
+    fn hypothesis_frequency_is_validated() {
+        assert!(RunOptions::new(HypothesisStrategy::Continuously, -1.0, false).is_err());
+        assert!(RunOptions::new(HypothesisStrategy::Continuously, f64::NAN, false).is_err());
+        let o = RunOptions::new(HypothesisStrategy::Continuously, 2.5, true).expect("valid");
+        assert_eq!(o.frequency, Duration::from_millis(2500));
     }
 }

@@ -128,6 +128,16 @@ enum ChaosCommand {
         /// Also write a markdown report here.
         #[arg(long)]
         report: Option<PathBuf>,
+        /// When the steady-state hypothesis runs, as chaostoolkit's option of the same name.
+        #[arg(long, value_enum, default_value_t = chaos::HypothesisStrategy::Default)]
+        hypothesis_strategy: chaos::HypothesisStrategy,
+        /// Seconds between two checks during the method (during-method-only, continuously).
+        #[arg(long, default_value_t = 1.0)]
+        hypothesis_frequency: f64,
+        /// Stop the method at the first check during it that deviates (verdict `failed`, or
+        /// `deviated` when the check after the method fails too).
+        #[arg(long)]
+        fail_fast: bool,
     },
     /// List the experiments in a directory.
     List {
@@ -345,7 +355,11 @@ fn main() -> ExitCode {
             file,
             journal,
             report,
-        }) => chaos::run_file(&file, &journal, report.as_deref()),
+            hypothesis_strategy,
+            hypothesis_frequency,
+            fail_fast,
+        }) => chaos::RunOptions::new(hypothesis_strategy, hypothesis_frequency, fail_fast)
+            .and_then(|opts| chaos::run_file(&file, &journal, report.as_deref(), &opts)),
         Command::Chaos(ChaosCommand::CheckBook { url, symbols }) => {
             chaos::check_book(&url, &symbols)
         }

@@ -10,10 +10,10 @@
 //! and one more middleware hop per request).
 //! So trading-api's throughput divided by this one's is what the exchange costs per order.
 //!
-//! Architecture invariant: this crate knows nothing about trading-api's internals; it copies the
-//! wire format only.
+//! Architecture invariant: of trading-api this crate uses only the wire type for decimals
+//! ([`DecimalText`], so numbers are read exactly as the exchange reads them) and copies the body's
+//! shape; nothing of the exchange's work.
 
-use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -23,40 +23,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use matching::{OrderType, Side, TimeInForce};
-use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 use serde_json::json;
 use service_kit::http::{standard_router, with_overload_limits, HttpKit, OverloadLimits};
 use service_kit::{ApiError, ApiJson, Metrics, Readiness};
-
-/// Decimal text as received (a JSON string, or a JSON number's text), as trading-api takes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DecimalText(pub String);
-
-impl<'de> Deserialize<'de> for DecimalText {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = DecimalText;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a decimal string or number")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(DecimalText(v.to_owned()))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-                Ok(DecimalText(v.to_string()))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-                Ok(DecimalText(v.to_string()))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-                Ok(DecimalText(v.to_string()))
-            }
-        }
-        deserializer.deserialize_any(V)
-    }
-}
+pub use trading_api::units::DecimalText;
 
 /// `POST /api/v1/orders` body: field for field trading-api's `SubmitOrderBody`.
 #[derive(Debug, Deserialize)]

@@ -230,7 +230,7 @@ pub fn analyze(input: Input<'_>, base: Option<Input<'_>>) -> Analysis {
         high_findings,
         assessment: {
             let mut verdict = assessment(&measure, top, &categories, high_findings);
-            if let Some(coverage) = sampled_cpu_coverage(&profile.comments).filter(|&c| c < 50.0) {
+            if let Some(coverage) = profile.sampled_cpu_percent().filter(|&c| c < 50.0) {
                 verdict.push_str(&format!(
                     " Caution: the samples cover only {coverage:.0}% of the CPU the process \
                      used, so shares may be skewed; the profile was taken with a tick-driven \
@@ -288,15 +288,6 @@ pub fn analyze(input: Input<'_>, base: Option<Input<'_>>) -> Analysis {
         comparison,
         notes: profile.comments.clone(),
     }
-}
-
-/// The share of the process's CPU a CPU profile's samples cover, from the comment our
-/// `/debug/pprof/profile` writes (`samples cover 1.99 s of the 2.17 s of CPU ... (92%)`).
-fn sampled_cpu_coverage(comments: &[String]) -> Option<f64> {
-    comments.iter().find_map(|c| {
-        let percent = c.strip_prefix("samples cover ")?.rsplit_once('(')?.1;
-        percent.strip_suffix("%)")?.parse().ok()
-    })
 }
 
 /// Where each sample's value went, by category.

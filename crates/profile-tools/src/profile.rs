@@ -345,6 +345,25 @@ impl Profile {
         })
     }
 
+    /// The sampling clock (`perf`, `thread-timer`, `process-timer`) a CPU profile from our
+    /// `/debug/pprof/profile` names in its comments, if it names one.
+    pub fn sampling_clock(&self) -> Option<&str> {
+        self.comments.iter().find_map(|c| {
+            let (_, rest) = c.split_once(" Hz from the ")?;
+            rest.split_whitespace().next()
+        })
+    }
+
+    /// The percentage of the process's CPU time that a CPU profile from our
+    /// `/debug/pprof/profile` says its samples cover (`samples cover 1.99 s of the 2.17 s of CPU
+    /// the process used (92%)`), if it says so.
+    pub fn sampled_cpu_percent(&self) -> Option<f64> {
+        self.comments.iter().find_map(|c| {
+            let percent = c.strip_prefix("samples cover ")?.rsplit_once('(')?.1;
+            percent.strip_suffix("%)")?.parse().ok()
+        })
+    }
+
     /// Resolves a [`SampleIndex`] to a position in [`Profile::sample_types`].
     pub fn resolve_index(&self, index: &SampleIndex) -> Result<usize, Error> {
         let available = || {

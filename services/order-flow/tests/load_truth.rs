@@ -71,7 +71,13 @@ fn sustainable_load_succeeds_holds_its_rate_and_profiles_the_exchange() {
 
         assert!(profile.status.success(), "CPU profile capture failed");
         let decoded = profile_tools::Profile::decode(&profile.stdout).unwrap();
-        let (clock, coverage) = sampling_clock_and_coverage(&decoded.comments);
+        let clock = decoded
+            .sampling_clock()
+            .unwrap_or_else(|| panic!("no sampling-clock comment in {:?}", decoded.comments))
+            .to_owned();
+        let coverage = decoded
+            .sampled_cpu_percent()
+            .unwrap_or_else(|| panic!("no coverage comment in {:?}", decoded.comments));
         eprintln!(
             "attempt {attempt}: the {clock} clock's samples cover {coverage}% of the CPU used"
         );
@@ -118,26 +124,6 @@ fn sustainable_load_succeeds_holds_its_rate_and_profiles_the_exchange() {
             decoded.frame_names.join("\n")
         );
     }
-}
-
-/// The sampling clock's name and the percentage of the process's CPU the samples cover, from
-/// the comments http-pprof writes into every CPU profile.
-fn sampling_clock_and_coverage(comments: &[String]) -> (String, f64) {
-    let clock = comments
-        .iter()
-        .find_map(|c| {
-            let (_, rest) = c.split_once(" Hz from the ")?;
-            Some(rest.split_whitespace().next()?.to_owned())
-        })
-        .unwrap_or_else(|| panic!("no sampling-clock comment in {comments:?}"));
-    let coverage = comments
-        .iter()
-        .find_map(|c| {
-            let percent = c.strip_prefix("samples cover ")?.rsplit_once('(')?.1;
-            percent.strip_suffix("%)")?.parse::<f64>().ok()
-        })
-        .unwrap_or_else(|| panic!("no coverage comment in {comments:?}"));
-    (clock, coverage)
 }
 
 #[test]

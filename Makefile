@@ -65,22 +65,28 @@ DEMO_RATE ?= 500
 DEMO_PROFILE_SECONDS ?= 30
 DEMO_LOAD_LOG ?= $(or $(SIMEX_LOG_DIR),logs)/load-generator.log
 
-.PHONY: have-cargo
-have-cargo:
-	@command -v $(CARGO) >/dev/null 2>&1 || { echo "error: cargo not found: install Rust from https://rustup.rs (or run make deps)" >&2; exit 1; }
+# With cargo on PATH the binaries are (re)built, a no-op when up to date. Without it (a cron job,
+# a machine that only runs what was built) the targets use the binaries already in
+# $(CARGO_TARGET_DIR)/release, and fail with a clear message only when one is missing.
+RELEASE_DIR := $(CARGO_TARGET_DIR)/release
+define built_or_build
+	@if command -v $(CARGO) >/dev/null 2>&1; then $(CARGO) build --release --quiet $(1); \
+	else missing=""; for b in $(2); do [ -x "$(RELEASE_DIR)/$$b" ] || missing="$$missing $$b"; done; \
+	  if [ -n "$$missing" ]; then echo "error: cargo not found and not built in $(RELEASE_DIR):$$missing; install Rust from https://rustup.rs" >&2; exit 1; fi; fi
+endef
 
 .PHONY: simex-bin
 ifeq ($(SIMEX_BIN),)
-simex-bin: have-cargo
-	@$(CARGO) build --release --quiet -p simex
+simex-bin:
+	$(call built_or_build,-p simex,simex)
 else
 simex-bin:
 	@test -x "$(SIMEX_BIN)" || { echo "error: SIMEX_BIN=$(SIMEX_BIN) is not an executable" >&2; exit 1; }
 endif
 
 .PHONY: service-bins
-service-bins: have-cargo
-	$(CARGO) build --release $(SERVICE_BINS)
+service-bins:
+	$(call built_or_build,$(SERVICE_BINS),trading-api market-sim order-flow fault-proxy simex)
 
 .PHONY: up
 up: service-bins ## Build and start trading-api, market-sim, order-flow; wait until ready (BASE_PORT moves them)

@@ -15,13 +15,30 @@ cd "$root"
 
 target="${SIMEX_EXCHANGE_URL:-http://127.0.0.1:8080}"
 args=("$@")
+help=false
 for ((i = 0; i < ${#args[@]}; i++)); do
     case "${args[$i]}" in
         --target) target="${args[$((i + 1))]:-$target}" ;;
         --target=*) target="${args[$i]#--target=}" ;;
-        -h|--help) ;;
+        -h|--help) help=true ;;
     esac
 done
+
+# --help needs neither a running exchange nor a build: this script's own usage, then the
+# generator's full flag list when its binary is already there.
+if $help; then
+    sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
+    for candidate in "${ORDER_FLOW_BIN:-}" "${CARGO_TARGET_DIR:-$root/target}/release/order-flow" \
+        "${CARGO_TARGET_DIR:-$root/target}/debug/order-flow"; do
+        if [[ -n "$candidate" && -x "$candidate" ]]; then
+            echo
+            exec "$candidate" load --help
+        fi
+    done
+    echo
+    echo "(build it with 'cargo build --release -p order-flow' to see every flag of 'order-flow load')"
+    exit 0
+fi
 
 # Find (or build) the order-flow binary.
 target_dir="${CARGO_TARGET_DIR:-$root/target}"

@@ -108,6 +108,9 @@ pub struct CaptureRequest {
     /// Bearer token for services that are not on loopback (their pprof endpoints answer
     /// loopback clients, and others only with the token).
     pub token: Option<String>,
+    /// Say "capturing ..." when a capture without a progress bar starts (`--all` does not: its
+    /// captures run side by side and each says what it wrote when it ends).
+    pub announce: bool,
 }
 
 /// Files one capture wrote.
@@ -121,6 +124,8 @@ pub struct Captured {
     pub top: PathBuf,
     /// The analysis (CPU captures).
     pub analysis: Option<PathBuf>,
+    /// Why there is no flamegraph, when there is none.
+    pub no_flamegraph: Option<String>,
 }
 
 impl Captured {
@@ -198,36 +203,67 @@ fn fresh_stem(dir: &Path, type_name: &str, service: &str) -> String {
     }
 }
 
-/// Downloads the profile body, showing `bar` advance on the capture's clock meanwhile.
-fn fetch(
-    url: &str,
-    seconds: u64,
-    token: Option<&str>,
-    bar: Option<&ProgressBar>,
-) -> Result<(u16, Vec<u8>)> {
+/// How often a capture without a terminal says how far it is: often enough that a log or a CI
+/// job shows it is alive, rarely enough that `--all` stays readable.
+const PLAIN_PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
+/// Where a running capture reports its progress.
+enum Progress<'a> {
+    /// A bar on a terminal.
+    Bar(&'a ProgressBar),
+    /// Plain lines on stderr (no terminal), prefixed with what is captured.
+    Lines(&'a str),
+}
+
+/// What a service answered.
+struct Answer {
+    status: u16,
+    body: Vec<u8>,
+    /// The service said it is a pprof endpoint (`X-Go-Pprof: 1`, as Go's handlers do on errors),
+    /// so a failure is the profile's, not a wrong port's.
+    is_pprof: bool,
+}
+
+/// Downloads the profile body, showing progress on the capture's clock meanwhile.
+fn fetch(url: &str, seconds: u64, token: Option<&str>, progress: Progress<'_>) -> Result<Answer> {
     // Generous: the service answers only after the capture, then encodes and compresses.
     let timeout = Duration::from_secs(seconds + 60);
     let started = Instant::now();
     let request = std::thread::spawn({
         let url = url.to_owned();
         let token = token.map(str::to_owned);
-        move || -> Result<(u16, Vec<u8>)> {
+        move || -> Result<Answer> {
             let mut resp = authorized(agent(timeout).get(&url), token.as_deref())
                 .call()
                 .with_context(|| format!("GET {url} failed"))?;
             let status = resp.status().as_u16();
+            let is_pprof = resp
+                .headers()
+                .get("x-go-pprof")
+                .is_some_and(|v| v.as_bytes() == b"1");
             let body = resp
                 .body_mut()
                 .with_config()
                 .limit(MAX_PROFILE_BYTES)
                 .read_to_vec()
                 .with_context(|| format!("reading the answer of {url}"))?;
-            Ok((status, body))
+            Ok(Answer {
+                status,
+                body,
+                is_pprof,
+            })
         }
     });
+    let mut next_line = PLAIN_PROGRESS_EVERY;
     while !request.is_finished() {
-        if let Some(bar) = bar {
-            bar.set_position(started.elapsed().as_secs().min(seconds));
+        let elapsed = started.elapsed();
+        match progress {
+            Progress::Bar(bar) => bar.set_position(elapsed.as_secs().min(seconds)),
+            Progress::Lines(what) if elapsed >= next_line && elapsed.as_secs() < seconds => {
+                eprintln!("  {what}: {}/{seconds} s", elapsed.as_secs());
+                next_line += PLAIN_PROGRESS_EVERY;
+            }
+            Progress::Lines(_) => {}
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -260,15 +296,35 @@ pub fn capture(req: &CaptureRequest, progress: Option<&MultiProgress>) -> Result
             Some(bar)
         }
         _ => {
-            eprintln!("capturing {kind} profile of {service}: {url}");
+            let over = if seconds > 0 {
+                format!(" over {seconds} s")
+            } else {
+                String::new()
+            };
+            if req.announce {
+                eprintln!("capturing {kind} profile of {service}{over}: {url}");
+            }
             None
         }
     };
-    let fetched = fetch(&url, seconds, token, bar.as_ref());
+    let what = format!("{kind} profile of {service}");
+    let fetched = fetch(
+        &url,
+        seconds,
+        token,
+        match &bar {
+            Some(bar) => Progress::Bar(bar),
+            None => Progress::Lines(&what),
+        },
+    );
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
-    let (status, body) = fetched?;
+    let Answer {
+        status,
+        body,
+        is_pprof,
+    } = fetched?;
     if status == 404 {
         bail!(
             "{base} has no {} (HTTP 404): not a simex service, or one built without the pprof \
@@ -286,6 +342,11 @@ pub fn capture(req: &CaptureRequest, progress: Option<&MultiProgress>) -> Result
     if status != 200 {
         let text = String::from_utf8_lossy(&body);
         let text: String = text.trim().chars().take(300).collect();
+        // A pprof endpoint's own refusal ("cpu profiling already in use", a bad parameter) is
+        // the whole story; the port hint helps only when something else answered.
+        if is_pprof {
+            bail!("{url} answered HTTP {status}: {text}");
+        }
         bail!(
             "{url} answered HTTP {status}: {text}\n  Is port {} a simex service? ({})",
             req.port,
@@ -322,13 +383,13 @@ fn finish(profile_path: &Path, req: &CaptureRequest) -> Result<Captured> {
     // An idle service can give an empty profile (no blocking, no contention): keep the profile
     // and the top list and say so, rather than failing the capture.
     let svg_path = files::sibling(profile_path, ".svg");
-    let svg = match crate::toolkit::render_flamegraph(profile_path, &svg_path, &index, None) {
-        Ok(()) => Some(svg_path),
-        Err(err) => {
-            eprintln!("no flamegraph for {}: {err:#}", profile_path.display());
-            None
-        }
-    };
+    let (svg, no_flamegraph) =
+        match crate::toolkit::render_flamegraph(profile_path, &svg_path, &index, None) {
+            Ok(()) => (Some(svg_path), None),
+            // The root cause alone ("no samples with a non-zero delay ..."): the path is printed
+            // with it.
+            Err(err) => (None, Some(err.root_cause().to_string())),
+        };
     let analysis = if req.profile_type == ProfileType::Cpu {
         Some(crate::toolkit::write_analysis(
             profile_path,
@@ -344,13 +405,22 @@ fn finish(profile_path: &Path, req: &CaptureRequest) -> Result<Captured> {
         svg,
         top,
         analysis,
+        no_flamegraph,
     })
 }
 
-/// Prints what a capture wrote to stdout, one path per line, with progress bars (if any) moved
-/// out of the way meanwhile.
-pub fn report(captured: &Captured, progress: Option<&MultiProgress>) {
+/// Prints what a capture wrote to stdout, with progress bars (if any) moved out of the way
+/// meanwhile: one path per line, or with `compact` one line for the whole capture (the profile's
+/// path and the suffixes of the files made from it), as `--all` prints them.
+pub fn report(captured: &Captured, progress: Option<&MultiProgress>, compact: bool) {
     let print = || {
+        if compact {
+            println!("{}", compact_line(captured));
+            return;
+        }
+        if let Some(why) = &captured.no_flamegraph {
+            eprintln!("no flamegraph for {}: {why}", captured.profile.display());
+        }
         for path in captured.paths() {
             println!("{}", path.display());
         }
@@ -361,9 +431,41 @@ pub fn report(captured: &Captured, progress: Option<&MultiProgress>) {
     }
 }
 
+/// `flamegraphs/cpu_profile_x_T.pb.gz (+ .svg _top.txt _analysis.md)`.
+fn compact_line(captured: &Captured) -> String {
+    let profile = captured.profile.display().to_string();
+    let stem = profile.strip_suffix(".pb.gz").unwrap_or(&profile);
+    let derived: Vec<String> = captured.paths()[1..]
+        .iter()
+        .map(|p| {
+            let p = p.display().to_string();
+            p.strip_prefix(stem).map(str::to_owned).unwrap_or(p)
+        })
+        .collect();
+    match &captured.no_flamegraph {
+        Some(why) => format!("{profile} (+ {}; no flamegraph: {why})", derived.join(" ")),
+        None => format!("{profile} (+ {})", derived.join(" ")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compact_line_names_the_profile_and_the_suffixes_of_the_rest() {
+        let captured = Captured {
+            profile: "out/cpu_profile_svc_T.pb.gz".into(),
+            svg: Some("out/cpu_profile_svc_T.svg".into()),
+            top: "out/cpu_profile_svc_T_top.txt".into(),
+            analysis: None,
+            no_flamegraph: None,
+        };
+        assert_eq!(
+            compact_line(&captured),
+            "out/cpu_profile_svc_T.pb.gz (+ .svg _top.txt)"
+        );
+    }
 
     #[test]
     fn endpoints_match_go_net_http_pprof() {

@@ -437,6 +437,7 @@ fn profile(args: &ProfileArgs) -> Result<()> {
         out_dir: args.out_dir.clone(),
         top: args.top,
         token: args.token.clone(),
+        announce: !args.all,
     };
     if !args.all {
         let port = match (&args.service, args.port) {
@@ -447,7 +448,7 @@ fn profile(args: &ProfileArgs) -> Result<()> {
             (None, None) => ports.base,
         };
         let captured = capture::capture(&request(args.profile_type, port), progress.as_ref())?;
-        capture::report(&captured, progress.as_ref());
+        capture::report(&captured, progress.as_ref(), false);
         return Ok(());
     }
     // --all: each running service in its own thread (their captures overlap in time), the types
@@ -472,6 +473,21 @@ fn profile(args: &ProfileArgs) -> Result<()> {
             port_hint(ports)
         );
     }
+    let started = std::time::Instant::now();
+    eprintln!(
+        "capturing {} profile types from {} ({}) into {}",
+        ProfileType::ALL.len(),
+        running
+            .iter()
+            .map(|(name, _)| *name)
+            .collect::<Vec<_>>()
+            .join(", "),
+        match args.seconds {
+            Some(s) => format!("cpu and allocs over {s} s"),
+            None => "cpu and allocs over 30 s".to_owned(),
+        },
+        args.out_dir.display()
+    );
     let failures = std::thread::scope(|scope| {
         let handles: Vec<_> = running
             .iter()
@@ -482,7 +498,7 @@ fn profile(args: &ProfileArgs) -> Result<()> {
                     let mut failed = 0;
                     for profile_type in ProfileType::ALL {
                         match capture::capture(&request(profile_type, port), progress.as_ref()) {
-                            Ok(captured) => capture::report(&captured, progress.as_ref()),
+                            Ok(captured) => capture::report(&captured, progress.as_ref(), true),
                             Err(err) => {
                                 failed += 1;
                                 eprintln!(
@@ -501,8 +517,22 @@ fn profile(args: &ProfileArgs) -> Result<()> {
             .map(|h| h.join().unwrap_or(1))
             .sum::<usize>()
     });
+    let total = running.len() * ProfileType::ALL.len();
+    let summary = format!(
+        "profile-all: {} of {total} profiles from {} service(s) in {} ({:.0} s){}",
+        total - failures,
+        running.len(),
+        args.out_dir.display(),
+        started.elapsed().as_secs_f64(),
+        if failures > 0 {
+            format!(", {failures} failed (see above)")
+        } else {
+            String::new()
+        }
+    );
     if failures > 0 {
-        bail!("{failures} capture(s) failed (see above)");
+        bail!("{summary}");
     }
+    eprintln!("{summary}; browse them with `make profile-serve`");
     Ok(())
 }

@@ -4,7 +4,7 @@
 //! outlives the shell that ran `make up` and ignores that terminal's Ctrl-C). The supervisor owns
 //! the services: it starts trading-api first (the simulators read the demo keys it writes), waits
 //! for its `/ready`, then starts the simulators; it restarts a service that dies (a crash, a
-//! SIGKILL from a chaos run) with a capped backoff; on SIGTERM it stops them in reverse order,
+//! SIGKILL from a chaos run) with a capped backoff; on SIGTERM it stops trading-api's clients together, then trading-api,
 //! each with SIGTERM and then SIGKILL after a grace period. The services get
 //! `PR_SET_PDEATHSIG`, so even a SIGKILLed supervisor takes them with it. After the three
 //! services it starts `fault-proxy` (toxiproxy's REST API on base + 394, see
@@ -41,6 +41,9 @@ const DEMO_ACCOUNTS: u32 = 40;
 
 /// How long a stopping service may drain before it is killed (services drain for 10 s).
 const STOP_GRACE: Duration = Duration::from_secs(15);
+
+/// The drain the supervisor gives trading-api's clients (market-sim, order-flow, fault-proxy).
+const SIMULATOR_DRAIN_SECS: u64 = 2;
 
 /// A service that stayed up this long is healthy again: its next crash restarts it quickly.
 const STABLE_AFTER: Duration = Duration::from_secs(60);
@@ -692,10 +695,21 @@ pub fn supervise(layout: &Layout) -> Result<()> {
     }
 
     eprintln!("supervisor: stopping");
-    for service in services.iter_mut().rev() {
+    // The clients of trading-api (everything after it) first and together, so they stop sending
+    // before the exchange drains; then trading-api. Stopping them one by one made `down` take
+    // the sum of their drains.
+    for service in services.iter_mut() {
         service.restart_at = None;
-        if let Some(mut child) = service.child.take() {
-            stop_child(&service.spec.name, &mut child);
+    }
+    if let Some((exchange, clients)) = services.split_first_mut() {
+        stop_children(
+            clients
+                .iter_mut()
+                .filter_map(|s| Some((s.spec.name.as_str(), s.child.take()?)))
+                .collect(),
+        );
+        if let Some(child) = exchange.child.take() {
+            stop_children(vec![(exchange.spec.name.as_str(), child)]);
         }
     }
     write_status(layout, &services_status(&services))?;
@@ -704,20 +718,28 @@ pub fn supervise(layout: &Layout) -> Result<()> {
     Ok(())
 }
 
-/// SIGTERM, wait up to [`STOP_GRACE`] for the drain, then SIGKILL.
-fn stop_child(name: &str, child: &mut Child) {
-    send_signal(child.id(), libc::SIGTERM);
-    let start = Instant::now();
-    while start.elapsed() < STOP_GRACE {
-        if let Ok(Some(exit)) = child.try_wait() {
-            eprintln!("supervisor: {name} stopped ({exit})");
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
+/// SIGTERM to every child at once, wait up to [`STOP_GRACE`] for their drains, then SIGKILL
+/// whichever is still running.
+fn stop_children(mut children: Vec<(&str, Child)>) {
+    for (_, child) in &children {
+        send_signal(child.id(), libc::SIGTERM);
     }
-    eprintln!("supervisor: {name} did not stop within {STOP_GRACE:?}; killing it");
-    let _ = child.kill();
-    let _ = child.wait();
+    let start = Instant::now();
+    while !children.is_empty() && start.elapsed() < STOP_GRACE {
+        children.retain_mut(|(name, child)| match child.try_wait() {
+            Ok(Some(exit)) => {
+                eprintln!("supervisor: {name} stopped ({exit})");
+                false
+            }
+            _ => true,
+        });
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for (name, child) in &mut children {
+        eprintln!("supervisor: {name} did not stop within {STOP_GRACE:?}; killing it");
+        let _ = child.kill();
+        let _ = child.wait();
+    }
 }
 
 fn start_service(layout: &Layout, service: &mut Supervised) -> Result<()> {
@@ -735,6 +757,13 @@ fn start_service(layout: &Layout, service: &mut Supervised) -> Result<()> {
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);
+    // The simulators serve only reads, admin calls and profiles; a 30 s profile in flight must not
+    // hold up `simex down` for the default 10 s drain. trading-api keeps its drain: in-flight
+    // orders finish.
+    if service.spec.name != "trading-api" && std::env::var_os("SIMEX_DRAIN_TIMEOUT_SECS").is_none()
+    {
+        command.env("SIMEX_DRAIN_TIMEOUT_SECS", SIMULATOR_DRAIN_SECS.to_string());
+    }
     #[cfg(target_os = "linux")]
     // SAFETY: prctl is async-signal-safe; the closure allocates nothing.
     unsafe {

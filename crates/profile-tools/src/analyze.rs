@@ -517,6 +517,9 @@ fn effective_kind(profile: &Profile, path: &Path, frames: &FrameTable) -> Profil
     }
 }
 
+/// A program function (if any) and the library frame that decided the category (if any).
+type SiteKey = (Option<String>, Option<String>);
+
 /// Where each sample's value went.
 #[derive(Default)]
 struct Attribution {
@@ -524,7 +527,7 @@ struct Attribution {
     /// Per category, the deciding frame and its value.
     evidence: HashMap<Category, HashMap<String, i64>>,
     /// Per category, (site, deciding frame) and value and companion value (objects).
-    sites: HashMap<Category, HashMap<(Option<String>, Option<String>), (i64, i64)>>,
+    sites: HashMap<Category, HashMap<SiteKey, (i64, i64)>>,
     /// Per category and site, the kind of allocation and its value (heap/allocs).
     site_allocations: HashMap<Option<String>, HashMap<AllocationKind, i64>>,
     application: i64,
@@ -888,10 +891,18 @@ fn issue(
             format!("{amount} of the delay is tasks {what}; most of it ({share}) is {} {what}{via}.", site_name(top))
         }
         (ProfileKind::Goroutine, _) => format!(
-            "{} of the tasks ({percent:.1}%); the most ({}, {share}) are parked in {}{via}.",
+            "{} tasks ({percent:.1}%) are parked; the most, {} ({share}), in {}{}{via}.",
             group_digits(value),
             group_digits(top.value),
-            site_name(top)
+            site_name(top),
+            match top.via.as_deref().and_then(wait_kind) {
+                Some(Category::ChannelContention) => " waiting on a channel",
+                Some(Category::ConditionWait) => " waiting for a condition or wait group",
+                Some(Category::LockContention) => " waiting for a lock",
+                Some(Category::AsyncRuntime) => " sleeping",
+                Some(Category::IoAndSyscalls) => " waiting for network or file I/O",
+                _ => "",
+            }
         ),
         (_, Category::IoAndSyscalls) if facts.contains(&Fact::Durability) => format!(
             "{amount} of CPU time is I/O, mostly making data durable: {} calls {}{}, the cost of syncing its writes to disk ({share}).",
@@ -1140,7 +1151,7 @@ fn assessment(
                 .and_then(|s| s.function.as_deref())
                 .map(|f| format!(" Fix first: {}.", code(f)))
                 .unwrap_or_default();
-            format!("{} leads with {:.1}% of {measure}. {}{site}", lead.title, lead.percent, lead.issue)
+            format!("{}: {}{site}", lead.title, lead.issue)
         }
         None => format!(
             "No kind of work reaches {CATEGORY_MIN}% of {measure}; the time is in the program's own code."

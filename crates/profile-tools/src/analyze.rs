@@ -297,7 +297,7 @@ pub fn analyze(input: Input<'_>, base: Option<Input<'_>>) -> Analysis {
                 flat_percent,
                 cum_percent: percent(f.cum),
                 priority: Priority::of(flat_percent, HOTSPOT_HIGH, HOTSPOT_MEDIUM, thin),
-                category: own.or_else(|| attribution.leaf_category(&f.name)),
+                category: own.or_else(|| attribution.leaf_category(&f.name, f.flat)),
             }
         })
         .collect();
@@ -315,16 +315,39 @@ pub fn analyze(input: Input<'_>, base: Option<Input<'_>>) -> Analysis {
             .count();
     let measure = measure(kind, &sample_type);
     let top = hotspots.first();
-    let fix_site = categories
-        .first()
-        .and_then(|c| c.sites.iter().find_map(|s| s.function.clone()))
+    // When the program's own code outweighs every kind of library work, it is the place to
+    // look: a hot loop of ours, not the largest library category.
+    let own = attribution
+        .top_application_site()
+        .filter(|_| kind == ProfileKind::Cpu)
+        .filter(|(_, v)| {
+            let lead = categories.first().map_or(0, |c| c.value);
+            percent(attribution.application) > CATEGORY_MIN && *v > lead
+        })
+        .map(|(f, v)| (f.to_owned(), percent(v)));
+    let fix_site = own
+        .as_ref()
+        .map(|(f, _)| f.clone())
+        .or_else(|| {
+            categories
+                .first()
+                .and_then(|c| c.sites.iter().find_map(|s| s.function.clone()))
+        })
         .or_else(|| top.map(|h| h.function.clone()));
     let summary_section = Summary {
         top_hotspot: top.map(|h| h.function.clone()),
         top_hotspot_percent: top.map_or(0.0, |h| h.flat_percent),
         high_findings,
         fix_site,
-        assessment: assessment(kind, &measure, top, &categories, high_findings, &confidence),
+        assessment: assessment(
+            kind,
+            &measure,
+            top,
+            &categories,
+            high_findings,
+            &confidence,
+            own.as_ref(),
+        ),
     };
     let comparison = base.map(|b| {
         let base_summary = StackSummary::new(b.profile, b.index);
@@ -531,6 +554,8 @@ struct Attribution {
     /// Per category and site, the kind of allocation and its value (heap/allocs).
     site_allocations: HashMap<Option<String>, HashMap<AllocationKind, i64>>,
     application: i64,
+    /// `application` per program function.
+    application_sites: HashMap<String, i64>,
     /// Per leaf function, the value of its samples by attributed category.
     by_leaf: HashMap<String, HashMap<Category, i64>>,
     /// Regex samples that pass through a compile frame.
@@ -541,12 +566,23 @@ struct Attribution {
 
 impl Attribution {
     /// The category most of a function's own (leaf) samples were attributed to.
-    fn leaf_category(&self, function: &str) -> Option<Category> {
+    /// `None` unless that category holds at least half of the function's `flat` value: an
+    /// unsymbolized address is not "hashing" because a tenth of its samples were.
+    fn leaf_category(&self, function: &str, flat: i64) -> Option<Category> {
         self.by_leaf
             .get(function)?
             .iter()
             .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+            .filter(|(_, &v)| v * 2 >= flat)
             .map(|(c, _)| *c)
+    }
+
+    /// The program function whose own code (no recognised work below it) holds the most.
+    fn top_application_site(&self) -> Option<(&str, i64)> {
+        self.application_sites
+            .iter()
+            .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+            .map(|(f, v)| (f.as_str(), *v))
     }
 }
 
@@ -694,8 +730,12 @@ fn attribute(
                 slot.0 += value;
                 slot.1 += count;
             }
-            None if site_at.is_some() => out.application += value,
-            None => {}
+            None => {
+                if let Some(site) = site {
+                    out.application += value;
+                    *out.application_sites.entry(site).or_default() += value;
+                }
+            }
         }
     }
     out
@@ -798,12 +838,23 @@ fn sites_of(
             })
             .collect()
     } else {
-        map.iter()
-            .map(|((site, via), (value, _))| Site {
+        // One row per program function, through the library frame that carried most of it.
+        let mut merged: HashMap<&Option<String>, (i64, Option<&String>, i64)> = HashMap::new();
+        for ((site, via), (value, _)) in map {
+            let slot = merged.entry(site).or_default();
+            slot.0 += value;
+            if *value > slot.2 {
+                slot.1 = via.as_ref();
+                slot.2 = *value;
+            }
+        }
+        merged
+            .into_iter()
+            .map(|(site, (value, via, _))| Site {
                 function: site.clone(),
-                via: via.clone(),
-                value: *value,
-                percent: pct(*value),
+                via: via.cloned(),
+                value,
+                percent: pct(value),
                 detail: None,
             })
             .collect()
@@ -1134,6 +1185,7 @@ fn assessment(
     categories: &[CategoryFinding],
     high: usize,
     confidence: &Confidence,
+    own: Option<&(String, f64)>,
 ) -> String {
     let Some(top) = top else {
         let idle = if kind == ProfileKind::Cpu {
@@ -1143,7 +1195,14 @@ fn assessment(
         };
         return format!("The profile holds no {measure}.{idle}");
     };
-    let mut out = match categories.first() {
+    let mut out = match (own, categories.first()) {
+        (Some((function, share)), lead) => format!(
+            "The program's own code leads: {} spends {share:.1}% of {measure} in itself, without a library below it; that is the loop to look at.{}",
+            code(function),
+            lead.map(|c| format!(" Next: {}: {}", c.title, c.issue))
+                .unwrap_or_default()
+        ),
+        (None, lead) => match lead {
         Some(lead) => {
             let site = lead
                 .sites
@@ -1156,6 +1215,7 @@ fn assessment(
         None => format!(
             "No kind of work reaches {CATEGORY_MIN}% of {measure}; the time is in the program's own code."
         ),
+        },
     };
     if top.flat_percent >= 30.0 {
         let _ = write!(

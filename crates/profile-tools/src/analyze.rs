@@ -820,7 +820,7 @@ fn sites_of(
                 let how = kinds
                     .iter()
                     .filter(|(_, v)| *v * 5 >= value)
-                    .map(|(k, v)| format!("{} {}", k.describe(), format_value(*v as f64, unit)))
+                    .map(|(k, v)| format!("{} ({})", k.describe(), format_value(*v as f64, unit)))
                     .collect::<Vec<_>>()
                     .join(", ");
                 let detail = if objects > 0 {
@@ -1197,7 +1197,7 @@ fn assessment(
     };
     let mut out = match (own, categories.first()) {
         (Some((function, share)), lead) => format!(
-            "The program's own code leads: {} spends {share:.1}% of {measure} in itself, without a library below it; that is the loop to look at.{}",
+            "The program's own code leads: {} holds {share:.1}% of {measure} in its own frames (no library frame below it in those samples): look at its loops, or at calls the profiler could not unwind into.{}",
             code(function),
             lead.map(|c| format!(" Next: {}: {}", c.title, c.issue))
                 .unwrap_or_default()

@@ -203,3 +203,22 @@ fn a_blocked_channel_send_is_channel_contention_at_the_sender() {
     assert_eq!(first.sites[0].via.as_deref(), Some("runtime.chansend1"));
     assert!(a.measure.contains("blocking"), "{}", a.measure);
 }
+
+/// When the program's own loop outweighs every library category, it is the function to fix:
+/// the injected critical section of the lock-contention fault, not the journal's 7 % of I/O.
+#[test]
+fn the_programs_own_hot_loop_is_named_when_it_dominates() {
+    let a = run("simex/cpu_profile_trading-api_lock-contention.pb.gz");
+    assert_eq!(
+        a.summary.fix_site.as_deref(),
+        Some("trading_api::venue::spin_for"),
+        "{}",
+        a.summary.assessment
+    );
+    assert!(a
+        .summary
+        .assessment
+        .starts_with("The program's own code leads"));
+    // The categories still rank library work, with the journal's fsync first among them.
+    assert_eq!(a.categories[0].category, Category::IoAndSyscalls);
+}

@@ -309,7 +309,14 @@ fn analyzer_names_the_known_hotspot_of_each_go_profile() {
             .first()
             .unwrap_or_else(|| panic!("{name}: no category"));
         assert_eq!(top.category, expected, "{name}: {:#?}", a.categories);
-        assert_eq!(top.priority, Priority::High, "{name}");
+        // These 2 s captures are partly thin (61 samples for the JSON one): no HIGH then,
+        // and the report says why.
+        if a.confidence.low {
+            assert_eq!(top.priority, Priority::Medium, "{name}");
+            assert!(a.to_markdown().contains("**Low:**"), "{name}");
+        } else {
+            assert_eq!(top.priority, Priority::High, "{name}");
+        }
     }
 }
 
@@ -348,7 +355,7 @@ fn markdown_report_has_every_section_and_exact_commands() {
         "## 🔥 Hotspots",
         "| # | Priority | Flat % | Cum % |",
         "## 💡 Recommendations by category",
-        "### 1. Lock contention — 🔴 HIGH",
+        "### 1. Lock contention — ",
         "## ➡️ Next steps",
         "make profile-mutex",
         "go tool pprof -list",
@@ -357,7 +364,7 @@ fn markdown_report_has_every_section_and_exact_commands() {
     ] {
         assert!(md.contains(section), "missing {section:?} in:\n{md}");
     }
-    assert!(a.summary.high_findings >= 1);
+    assert_eq!(a.summary.high_findings >= 1, !a.confidence.low, "{md}");
     let json = serde_json::to_value(&a).unwrap();
     assert_eq!(json["categories"][0]["category"], "lock_contention");
     assert_eq!(json["kind"], "cpu");
@@ -544,8 +551,12 @@ const FRAME_TABLE: &[(&str, &str, Category)] = &[
 fn real_frame_names_classify_into_their_category() {
     let wrong = frame_table::misclassified(FRAME_TABLE, load);
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
-    // Every category has at least one real frame in the table.
+    // Every category has at least one real frame in the table; channel and condition waits
+    // are judged by `wait_kind` in contention profiles, tested in `real_profiles.rs`.
     for c in Category::ALL {
+        if matches!(c, Category::ChannelContention | Category::ConditionWait) {
+            continue;
+        }
         assert!(
             FRAME_TABLE.iter().any(|(_, _, t)| *t == c),
             "{c:?} has no frame"

@@ -175,7 +175,12 @@ fn real_frame_names_from_our_service_classify_into_their_category() {
     // Every category but logging has a frame from our service: trading-api logs only at
     // start-up and when a fault starts, so no profile of it holds a `tracing` frame (see
     // tests/data/README.md); `fixtures.rs` covers logging with `rust_cpu_logging.pb.gz`.
+    // Channel and condition waits come from `wait_kind` in contention profiles, not from
+    // one frame's class.
     for c in Category::ALL {
+        if matches!(c, Category::ChannelContention | Category::ConditionWait) {
+            continue;
+        }
         let covered = FRAME_TABLE.iter().any(|(_, _, t)| *t == c);
         assert_eq!(covered, c != Category::Logging, "{c:?}");
     }

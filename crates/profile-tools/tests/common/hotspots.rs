@@ -186,7 +186,12 @@ pub fn capture_cpu(work: fn(Duration), d: Duration) -> Vec<u8> {
         .expect("start profiler");
     work(d);
     let report = guard.report().build().expect("build report");
-    let raw = prost::Message::encode_to_vec(&to_proto(&report));
+    encode_report(&report)
+}
+
+/// A pprof-rs report as gzip'd profile.proto.
+pub fn encode_report(report: &pprof::Report) -> Vec<u8> {
+    let raw = prost::Message::encode_to_vec(&to_proto(report));
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(&raw).expect("gzip");
     gz.finish().expect("gzip finish")

@@ -1,0 +1,3 @@
+module realprofiles
+
+go 1.19

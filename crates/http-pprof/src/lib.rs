@@ -24,6 +24,7 @@
 //! (token, timeouts) and passes a [`PprofConfig`].
 
 mod access;
+mod cmdline;
 pub mod config;
 mod cpu;
 mod cpu_sampler;

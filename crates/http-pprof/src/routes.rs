@@ -204,11 +204,10 @@ fn heap_record_count() -> usize {
     0
 }
 
-/// `GET /debug/pprof/cmdline`: argv joined by NUL bytes.
+/// `GET /debug/pprof/cmdline`: argv joined by NUL bytes, secret flag values redacted.
 async fn cmdline() -> Response {
-    let args: Vec<String> = std::env::args_os()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
+    let args =
+        crate::cmdline::redact(std::env::args_os().map(|a| a.to_string_lossy().into_owned()));
     text_response(args.join("\0"))
 }
 

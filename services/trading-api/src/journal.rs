@@ -14,10 +14,16 @@
 //! - `none`: the writer thread writes without fsync and commands are answered without waiting.
 //!   A process crash can lose the last few milliseconds of answered commands; an OS crash more.
 //!
-//! Reading: a record cut short at the end of the file (a crash mid-write) is a *torn tail*: it is
-//! dropped with a warning and the file truncated. A bad record followed by more data (or by any
-//! intact later record, even if its own length field claims to run past the end) is
-//! *corruption*: start-up stops with an error naming the offset, and nothing is truncated.
+//! Reading tells two kinds of damage apart, because only one of them can be repaired safely:
+//! - A *torn tail* ([`TornTail`]) is what a crash leaves: the last record cut short (a process
+//!   crash mid-write), or the end of the file zero-filled from a disk-block boundary (a power loss
+//!   after the file's size was updated but before its data blocks were). No acknowledged record
+//!   can lie there: it was never completely on disk. It is dropped with a warning naming the kind,
+//!   and the file truncated.
+//! - Anything else is *corruption*: a complete record whose checksum fails (even the last one: it
+//!   was whole on disk, so it may have been acknowledged), a bad record followed by an intact one,
+//!   a broken sequence. Start-up stops with an error naming the offset and the reason, and the
+//!   file is left exactly as it was for inspection.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufReader, Read, Seek, SeekFrom, Write};
@@ -77,6 +83,29 @@ pub enum JournalError {
     Closed,
 }
 
+/// Power loss loses whole disk blocks: a zero-filled tail that begins on a multiple of this is
+/// a lost write, one that begins elsewhere is data that happens to end in zeros. 512 bytes is the
+/// smallest sector; filesystem blocks (4096) are multiples of it.
+const DISK_BLOCK: u64 = 512;
+
+/// The two shapes of an incomplete last write (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TornTail {
+    /// The last record stops before its length says it ends (a crash mid-write).
+    CutShort,
+    /// The file ends in zeros from a disk-block boundary on (a power loss after a size update).
+    ZeroFilled,
+}
+
+impl std::fmt::Display for TornTail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TornTail::CutShort => "cut short (crash mid-write)",
+            TornTail::ZeroFilled => "zero-filled (power loss after a size update)",
+        })
+    }
+}
+
 /// Where a scan ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ScanEnd {
@@ -84,8 +113,8 @@ pub struct ScanEnd {
     pub last_seq: u64,
     /// Byte length of the valid prefix; appends continue here.
     pub valid_len: u64,
-    /// Whether a torn tail was dropped.
-    pub torn_tail: bool,
+    /// The torn tail that was dropped, if any.
+    pub torn_tail: Option<TornTail>,
 }
 
 /// Reads records from `offset` (which must start a record with sequence `after_seq + 1`), calls
@@ -106,7 +135,7 @@ pub fn scan(
             return Ok(ScanEnd {
                 last_seq: after_seq,
                 valid_len: 0,
-                torn_tail: false,
+                torn_tail: None,
             })
         }
         Err(e) => return Err(io(e).into()),
@@ -132,11 +161,22 @@ pub fn scan(
         last_seq,
         reason,
     };
-    let mut torn_tail = false;
+    // Where the run of zero bytes that ends the file starts (file_len when the last byte is not
+    // zero); read once, used only to classify a bad record.
+    let zeros_from = trailing_zeros_start(path, file_len).map_err(io)?;
+    // A bad record at `pos` whose damage lies in a zero-filled tail is a lost write.
+    let zero_filled_at = |pos: u64, record_end: u64| {
+        zeros_from <= pos || (zeros_from % DISK_BLOCK == 0 && zeros_from < record_end)
+    };
+    let mut torn_tail = None;
     while pos < file_len {
         let remaining = file_len - pos;
+        if zeros_from <= pos {
+            torn_tail = Some(TornTail::ZeroFilled);
+            break;
+        }
         if remaining < HEADER_LEN as u64 {
-            torn_tail = true;
+            torn_tail = Some(TornTail::CutShort);
             break;
         }
         let mut header = [0u8; HEADER_LEN];
@@ -156,7 +196,11 @@ pub fn scan(
             if valid_record_after(path, pos + 1, last_seq + 2).map_err(io)? {
                 return Err(corrupt(pos, last_seq, "damaged record length".to_owned()).into());
             }
-            torn_tail = true;
+            torn_tail = Some(if zero_filled_at(pos, end) {
+                TornTail::ZeroFilled
+            } else {
+                TornTail::CutShort
+            });
             break;
         }
         if len > MAX_RECORD {
@@ -170,11 +214,19 @@ pub fn scan(
         hasher.update(&seq_bytes);
         hasher.update(&payload);
         if hasher.finalize() != crc {
-            if end == file_len && !valid_record_after(path, pos + 1, last_seq + 2).map_err(io)? {
-                torn_tail = true;
+            // Only zeros written over by a lost write excuse a failed checksum; a complete record
+            // with other damage may have been acknowledged, so it is refused, never dropped.
+            if zero_filled_at(pos, end) {
+                torn_tail = Some(TornTail::ZeroFilled);
                 break;
             }
-            return Err(corrupt(pos, last_seq, "checksum mismatch".to_owned()).into());
+            let reason = if end == file_len {
+                "checksum mismatch in the last record, which is complete (damaged on disk, \
+                 not a torn write)"
+            } else {
+                "checksum mismatch"
+            };
+            return Err(corrupt(pos, last_seq, reason.to_owned()).into());
         }
         if seq != last_seq + 1 {
             return Err(corrupt(
@@ -194,13 +246,14 @@ pub fn scan(
         last_seq = seq;
         pos = end;
     }
-    if torn_tail {
+    if let Some(kind) = torn_tail {
         tracing::warn!(
             path = %path.display(),
             offset = pos,
             dropped_bytes = file_len - pos,
             last_seq,
-            "dropping torn last journal record (crash mid-write)"
+            torn_tail = %kind,
+            "dropping the torn end of the journal"
         );
         let file = OpenOptions::new().write(true).open(path).map_err(io)?;
         file.set_len(pos).map_err(io)?;
@@ -211,6 +264,26 @@ pub fn scan(
         valid_len: pos,
         torn_tail,
     })
+}
+
+/// The offset where the file's final run of zero bytes begins (`file_len` if it ends otherwise).
+fn trailing_zeros_start(path: &Path, file_len: u64) -> std::io::Result<u64> {
+    let mut file = File::open(path)?;
+    let mut start = file_len;
+    let mut chunk = vec![0u8; 64 * 1024];
+    while start > 0 {
+        let len = chunk
+            .len()
+            .min(usize::try_from(start).unwrap_or(usize::MAX));
+        let at = start - len as u64;
+        file.seek(SeekFrom::Start(at))?;
+        file.read_exact(&mut chunk[..len])?;
+        match chunk[..len].iter().rposition(|&b| b != 0) {
+            Some(last_nonzero) => return Ok(at + last_nonzero as u64 + 1),
+            None => start = at,
+        }
+    }
+    Ok(0)
 }
 
 /// Whether an intact record with sequence `seq` starts somewhere at or after `from`. A bad record
@@ -634,7 +707,7 @@ mod tests {
             let (records, end) = read_all(&path).unwrap();
             assert_eq!(records, ["a", "bb", "ccc"], "{mode:?}");
             assert_eq!(end.last_seq, 3);
-            assert!(!end.torn_tail);
+            assert_eq!(end.torn_tail, None);
         }
     }
 
@@ -653,7 +726,7 @@ mod tests {
             .unwrap();
         let (records, end) = read_all(&path).unwrap();
         assert_eq!(records, ["one", "two"]);
-        assert!(end.torn_tail);
+        assert_eq!(end.torn_tail, Some(TornTail::CutShort));
         assert_eq!(std::fs::metadata(&path).unwrap().len(), end.valid_len);
         // Appends continue with the next sequence number.
         write_records(&path, SyncMode::Batch, &["four"]);
@@ -683,6 +756,86 @@ mod tests {
                 }
             ),
             "{err}"
+        );
+    }
+
+    // Issue 14: a complete last record with a bad checksum was truncated as a torn tail,
+    // silently deleting a record that may have been acknowledged.
+    #[test]
+    fn damaged_complete_last_record_is_refused_and_kept() {
+        let dir = temp_dir("bad-last");
+        let path = dir.join("journal.log");
+        write_records(&path, SyncMode::Always, &["first", "second", "third"]);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0x20;
+        std::fs::write(&path, &bytes).unwrap();
+        let err = read_all(&path)
+            .unwrap_err()
+            .downcast::<JournalError>()
+            .unwrap();
+        let third_at = 2 * (HEADER_LEN as u64) + 5 + 6;
+        assert!(
+            matches!(&err, JournalError::Corrupt { offset, last_seq: 2, reason, .. }
+                if *offset == third_at && reason.contains("complete")),
+            "{err}"
+        );
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            bytes,
+            "the file is kept as it was"
+        );
+    }
+
+    // Issue 14: zeros past the last record (power loss after a size update) were called
+    // corruption, and start-up was refused forever.
+    #[test]
+    fn zero_filled_tail_is_a_torn_write() {
+        let dir = temp_dir("zeros");
+        let path = dir.join("journal.log");
+        write_records(&path, SyncMode::Always, &["one", "two"]);
+        let good_len = std::fs::metadata(&path).unwrap().len();
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.extend(std::iter::repeat_n(0u8, 4096));
+        std::fs::write(&path, &bytes).unwrap();
+        let (records, end) = read_all(&path).unwrap();
+        assert_eq!(records, ["one", "two"]);
+        assert_eq!(end.torn_tail, Some(TornTail::ZeroFilled));
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), good_len);
+    }
+
+    #[test]
+    fn last_record_zeroed_from_a_block_boundary_is_a_torn_write() {
+        let dir = temp_dir("zero-block");
+        let path = dir.join("journal.log");
+        // Five records of 116 bytes: the fifth spans bytes 464..580, across the 512 boundary.
+        let payload = "x".repeat(100);
+        write_records(&path, SyncMode::Always, &[payload.as_str(); 5]);
+        let mut bytes = std::fs::read(&path).unwrap();
+        assert_eq!(bytes.len(), 580);
+        bytes[512..].fill(0);
+        std::fs::write(&path, &bytes).unwrap();
+        let (records, end) = read_all(&path).unwrap();
+        assert_eq!(records.len(), 4);
+        assert_eq!(end.torn_tail, Some(TornTail::ZeroFilled));
+        assert_eq!(end.valid_len, 464);
+
+        // The same zeros starting off a block boundary are damage, not a lost block.
+        write_records(
+            &dir.join("other.log"),
+            SyncMode::Always,
+            &[payload.as_str(); 5],
+        );
+        let mut bytes = std::fs::read(dir.join("other.log")).unwrap();
+        bytes[520..].fill(0);
+        std::fs::write(dir.join("other.log"), &bytes).unwrap();
+        let err = read_all(&dir.join("other.log")).unwrap_err();
+        assert!(
+            matches!(
+                err.downcast_ref::<JournalError>(),
+                Some(JournalError::Corrupt { offset: 464, .. })
+            ),
+            "{err:#}"
         );
     }
 

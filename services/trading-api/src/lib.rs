@@ -270,10 +270,37 @@ pub fn recover(options: &RecoveryOptions, metrics: &TradingMetrics) -> anyhow::R
         replayed,
         last_seq = end.last_seq,
         elapsed_ms = started.elapsed().as_millis() as u64,
-        torn_tail = end.torn_tail,
+        torn_tail = end
+            .torn_tail
+            .map_or("none".to_owned(), |kind| kind.to_string()),
         "journal replayed"
     );
     Ok(venue)
+}
+
+/// Writes a file that holds secrets (API keys): readable by the owner only (0600, set when the
+/// file is created, so there is no moment it is world-readable), complete or absent (temp file,
+/// fsync, rename, fsync of the directory), so a reader never sees half a key list and a crash
+/// right after start-up does not lose the keys the simulators are about to read.
+pub fn write_secret_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let tmp = path.with_extension("tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    file.write_all(contents)?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(&tmp, path)?;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::File::open(dir)?.sync_all()
 }
 
 /// Captures a snapshot, waits until the journal is durable up to it, and writes it.
@@ -364,9 +391,10 @@ pub async fn seed_demo(
     if let Some(dir) = keys_file.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let tmp = keys_file.with_extension("tmp");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(&DemoKeys { accounts })?)?;
-    std::fs::rename(&tmp, keys_file)?;
+    write_secret_file(
+        keys_file,
+        &serde_json::to_vec_pretty(&DemoKeys { accounts })?,
+    )?;
     tracing::info!(count, file = %keys_file.display(), "demo accounts created");
     Ok(())
 }
@@ -387,4 +415,23 @@ pub struct DemoAccount {
     pub name: String,
     /// Its API key (send as `X-API-Key`).
     pub api_key: String,
+}
+
+#[cfg(test)]
+mod tests {
+    // Issue 14: demo-keys.json was world-readable (0644) and not synced.
+    #[test]
+    fn secret_files_are_owner_only_and_replace_the_old_one_whole() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = std::env::temp_dir().join(format!("simex-secret-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("keys.json");
+        std::fs::write(&path, b"old").unwrap();
+        super::write_secret_file(&path, b"{\"accounts\":[]}").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"{\"accounts\":[]}");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "mode {mode:o}");
+        assert!(!path.with_extension("tmp").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -27,7 +27,8 @@ use common::{sibling_binary, start_exchange, start_simulator, tool_available, Ex
 /// Longest `/health` answer accepted.
 const HEALTH_LIMIT: Duration = Duration::from_secs(1);
 
-/// RSS a service may grow by between the end of the first fetch round and the end of the run.
+/// RSS a service may grow by between the end of the first fetch round (when the profiler has
+/// built its symbol caches) and the end of the run.
 const RSS_GROWTH_LIMIT_KB: u64 = 160 * 1024;
 
 fn soak_seconds() -> u64 {
@@ -87,6 +88,7 @@ struct TradingApi {
     child: Mutex<Child>,
     args: Vec<String>,
     log: std::path::PathBuf,
+    base: String,
 }
 
 impl TradingApi {
@@ -94,7 +96,8 @@ impl TradingApi {
         self.child.lock().unwrap().id()
     }
 
-    /// SIGTERM, then the time it took to exit (panics after 10 s: a wedged runtime ignores it).
+    /// SIGTERM, then the time it took to exit (panics after 15 s, the 5 s drain and then some:
+    /// a wedged runtime ignores it).
     fn stop(&self) -> Duration {
         let mut child = self.child.lock().unwrap();
         let start = Instant::now();
@@ -105,10 +108,22 @@ impl TradingApi {
             if child.try_wait().unwrap().is_some() {
                 return start.elapsed();
             }
-            if start.elapsed() > Duration::from_secs(10) {
+            if start.elapsed() > Duration::from_secs(15) {
+                // Say what it was doing: its own goroutine dump, and its log.
+                let dump = Command::new("curl")
+                    .args(["-s", "-m", "10"])
+                    .arg(format!("{}/debug/pprof/goroutine?debug=2", self.base))
+                    .output()
+                    .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                    .unwrap_or_default();
+                let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(30).collect();
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("trading-api ignored SIGTERM for 10 s");
+                panic!(
+                    "trading-api ignored SIGTERM for 15 s\n--- goroutine dump:\n{dump}\n--- log tail:\n{}",
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -153,6 +168,9 @@ fn adopt(exchange: &mut Exchange) -> TradingApi {
         "12",
         "--demo-keys-file",
         &exchange.keys.display().to_string(),
+        // Bounded drain, so that "ignored SIGTERM" means wedged, not draining.
+        "--drain-timeout-secs",
+        "5",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -161,6 +179,7 @@ fn adopt(exchange: &mut Exchange) -> TradingApi {
         child: Mutex::new(Command::new("true").spawn().unwrap()),
         args,
         log: exchange.dir.0.join("trading-api.log"),
+        base: exchange.base.clone(),
     };
     // Stop the helper's process and run the same one as ours.
     let _ = exchange.server.0.kill();
@@ -274,6 +293,9 @@ fn profiling_under_load_chaos_and_restart_never_hangs_a_service() {
     let slow_health: Arc<Mutex<Vec<String>>> = Arc::default();
     let tallies: Arc<[Tally; 3]> = Arc::default();
     let dumps_ok = Arc::new(AtomicU64::new(0));
+    // Completed rounds of the goroutine and the other-types fetchers: memory is compared from
+    // the end of the first round, once the profiler has symbolised what it will keep cached.
+    let rounds: Arc<[AtomicU64; 2]> = Arc::default();
     let mut threads = Vec::new();
 
     // Health watcher: every service, every 250 ms, answers within 1 s.
@@ -321,11 +343,12 @@ fn profiling_under_load_chaos_and_restart_never_hangs_a_service() {
 
     // Goroutine dumps in all three forms, all services, back to back.
     {
-        let (stop, bases, tallies, dumps_ok) = (
+        let (stop, bases, tallies, dumps_ok, rounds) = (
             Arc::clone(&stop),
             bases.clone(),
             Arc::clone(&tallies),
             Arc::clone(&dumps_ok),
+            Arc::clone(&rounds),
         );
         threads.push(std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
@@ -341,6 +364,7 @@ fn profiling_under_load_chaos_and_restart_never_hangs_a_service() {
                         tallies[i].record(status);
                     }
                 }
+                rounds[0].fetch_add(1, Ordering::Relaxed);
             }
         }));
     }
@@ -360,7 +384,12 @@ fn profiling_under_load_chaos_and_restart_never_hangs_a_service() {
 
     // Every other profile type.
     {
-        let (stop, bases, tallies) = (Arc::clone(&stop), bases.clone(), Arc::clone(&tallies));
+        let (stop, bases, tallies, rounds) = (
+            Arc::clone(&stop),
+            bases.clone(),
+            Arc::clone(&tallies),
+            Arc::clone(&rounds),
+        );
         threads.push(std::thread::spawn(move || {
             let paths = [
                 "heap",
@@ -381,6 +410,7 @@ fn profiling_under_load_chaos_and_restart_never_hangs_a_service() {
                         tallies[i].record(http_status(&url, Duration::from_secs(30)));
                     }
                 }
+                rounds[1].fetch_add(1, Ordering::Relaxed);
             }
         }));
     }
@@ -393,7 +423,13 @@ fn profiling_under_load_chaos_and_restart_never_hangs_a_service() {
         ]
     };
     let start = Instant::now();
-    std::thread::sleep(Duration::from_secs(8));
+    while rounds.iter().any(|r| r.load(Ordering::Relaxed) == 0) {
+        assert!(
+            start.elapsed() < total / 3,
+            "the first round of profile fetches took over a third of the soak"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let rss_base: Vec<u64> = pids().iter().map(|&p| rss_kb(p)).collect();
     let mut rss_peak = rss_base.clone();
 

@@ -38,7 +38,8 @@
 //! timeout) does not cancel it: tokio's own request thread keeps asking until some later
 //! trace succeeds, so every worker keeps stopping at the barrier for up to 250 ms at every
 //! maintenance tick meanwhile (the p99 jump of polled dumps). Hence:
-//! 1. one dump at a time, and a finished dump is reused for [`CACHE_FOR`] by concurrent callers;
+//! 1. one dump at a time, and a finished dump is reused by concurrent callers for [`CACHE_FOR`],
+//!    or ten times the last dump's duration if longer (workers stand still ≤ 10% of the time);
 //! 2. no new dump while an abandoned one is still pending in tokio (answer 503 instead);
 //! 3. no dump while a worker has been inside one poll for [`LONG_POLL`] (wait for it up to the
 //!    timeout, then answer 503): that is the precondition of the barrier timeout. This needs
@@ -47,7 +48,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -509,6 +510,9 @@ fn gate() -> &'static tokio::sync::Mutex<Cached> {
     GATE.get_or_init(|| tokio::sync::Mutex::new(None))
 }
 
+/// How long the last dump took from request to result, nanoseconds.
+static LAST_PAUSE_NANOS: AtomicU64 = AtomicU64::new(0);
+
 /// Set while tokio still works on a dump we asked for, including one we stopped waiting for.
 static PENDING: AtomicBool = AtomicBool::new(false);
 
@@ -533,7 +537,10 @@ pub async fn dump_tasks(
         .map_err(|_| PprofError::TaskDumpTimeout)?;
     let mut gate = gate;
     if let Some((at, cached)) = gate.as_ref() {
-        if at.elapsed() < CACHE_FOR {
+        // Reused for a second, and longer after a long pause: the workers stand still for at
+        // most a tenth of the time, however often the endpoint is polled.
+        let pause = Duration::from_nanos(LAST_PAUSE_NANOS.load(Ordering::Relaxed));
+        if at.elapsed() < CACHE_FOR.max(pause * 10) {
             return Ok(Arc::clone(cached));
         }
     }
@@ -544,7 +551,15 @@ pub async fn dump_tasks(
     }
     wait_for_short_polls(deadline).await?;
     let running = task_hooks::running_tasks();
+    let asked = Instant::now();
     let dump = request_dump(runtime, deadline).await?;
+    // From the request to the result: an upper bound of the time the workers stood still.
+    let pause = asked.elapsed();
+    LAST_PAUSE_NANOS.store(
+        u64::try_from(pause.as_nanos()).unwrap_or(u64::MAX),
+        Ordering::Relaxed,
+    );
+    tracing::debug!(pause_ms = pause.as_millis() as u64, "pprof: task dump");
     let spawns = task_hooks::spawn_sites();
     // Resolving walks DWARF: keep it off the async workers.
     let goroutines = tokio::task::spawn_blocking(move || {

@@ -299,6 +299,7 @@ fn profiling_under_load_chaos_and_restart_never_hangs_a_service() {
     let mut threads = Vec::new();
 
     // Health watcher: every service, every 250 ms, answers within 1 s.
+    let soak_start = Instant::now();
     {
         let (stop, restarting, slow, bases) = (
             Arc::clone(&stop),
@@ -317,8 +318,10 @@ fn profiling_under_load_chaos_and_restart_never_hangs_a_service() {
                         down_before || i == 0 && restarting.load(Ordering::Relaxed);
                     if status != Some(200) && !down_by_design {
                         slow.lock().unwrap().push(format!(
-                            "{base}/health: {status:?} after {:?}",
-                            start.elapsed()
+                            "{} {base}/health: {status:?} after {:?}, {:.0} s into the soak",
+                            ["trading-api", "market-sim", "order-flow"][i],
+                            start.elapsed(),
+                            soak_start.elapsed().as_secs_f64()
                         ));
                     }
                 }
@@ -425,8 +428,8 @@ fn profiling_under_load_chaos_and_restart_never_hangs_a_service() {
     let start = Instant::now();
     while rounds.iter().any(|r| r.load(Ordering::Relaxed) == 0) {
         assert!(
-            start.elapsed() < total / 3,
-            "the first round of profile fetches took over a third of the soak"
+            start.elapsed() < total * 9 / 20,
+            "the first round of profile fetches took most of the first half of the soak"
         );
         std::thread::sleep(Duration::from_millis(200));
     }

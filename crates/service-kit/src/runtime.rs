@@ -14,8 +14,20 @@ pub fn build() -> std::io::Result<tokio::runtime::Runtime> {
     http_pprof::task_hooks::instrument(&mut builder).build()
 }
 
+/// How long exiting waits for the runtime's threads once `main` has returned.
+pub const EXIT_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Runs `main` to completion on a new runtime, as `#[tokio::main]` would; fails only if the
 /// runtime cannot be built.
+///
+/// Unlike `#[tokio::main]` (which drops the runtime and so waits for every worker thread without
+/// limit), the runtime is then shut down with a timeout: a worker left parked forever by a tokio
+/// task dump (tokio's `trace_end` barrier; see `http_pprof`'s goroutine.rs) must not keep the
+/// process alive after SIGTERM. The soak test saw exactly that: `main` returned ("journal
+/// flushed; bye") and the process did not exit.
 pub fn block_on<F: Future>(main: F) -> std::io::Result<F::Output> {
-    Ok(build()?.block_on(main))
+    let runtime = build()?;
+    let output = runtime.block_on(main);
+    runtime.shutdown_timeout(EXIT_GRACE);
+    Ok(output)
 }

@@ -43,6 +43,10 @@ bench-overhead: ## Order-entry throughput with and without CPU profiling and hea
 	$(CARGO) build --release -p trading-api -p order-flow -p e2e-bench
 	scripts/bench/profiler-overhead.sh $(or $(ROUNDS),5) $(or $(SECONDS),8)
 
+.PHONY: soak-pprof
+soak-pprof: ## Profiling soak: every profile type under load, chaos and a restart, no hang (SOAK_SECS=300)
+	SIMEX_SOAK_SECS=$(or $(SOAK_SECS),300) $(CARGO) test -p order-flow --test pprof_soak -- --nocapture
+
 .PHONY: bench-e2e
 bench-e2e: ## Order entry over HTTP end to end (wrk, order-flow load; ROUNDS=3 SECONDS=8) into BENCHMARKS.md
 	$(CARGO) build --release -p trading-api -p order-flow -p e2e-bench

@@ -34,6 +34,9 @@ pub enum PprofError {
     HeapInactive(String),
     /// 503: the tokio task dump did not finish in time.
     TaskDumpTimeout,
+    /// 503: a task dump was not started because it could stall the runtime (the reason says
+    /// why; see `goroutine.rs`).
+    TaskDumpRefused(String),
     /// 500: collecting the profile failed; the cause is logged, not sent.
     Collect(String),
 }
@@ -53,7 +56,7 @@ impl PprofError {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
             Self::TraceUnsupported | Self::HeapInactive(_) => StatusCode::NOT_IMPLEMENTED,
-            Self::TaskDumpTimeout => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TaskDumpTimeout | Self::TaskDumpRefused(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -84,6 +87,7 @@ impl PprofError {
             Self::TaskDumpTimeout => "goroutine dump timed out: a runtime worker is busy; \
                 tokio task dumps need every worker to reach a yield point"
                 .into(),
+            Self::TaskDumpRefused(why) => format!("goroutine dump refused, try again: {why}"),
             Self::Collect(_) => "failed to collect profile".into(),
         }
     }

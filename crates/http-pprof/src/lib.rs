@@ -19,6 +19,8 @@
 //!   full function paths from the ELF symbol table).
 //! - [`jemalloc`]: the allocator glue and [`jemalloc_profiling!`] for binaries.
 //! - [`error`]: [`PprofError`], Go's error contract (`X-Go-Pprof: 1`, exact messages).
+//! - [`task_hooks`]: tokio runtime hooks (spawn sites, polls) the goroutine profile reads;
+//!   services build their runtime with [`task_hooks::instrument`].
 //!
 //! Architecture invariant: nothing here reads flags or the environment; the service decides
 //! (token, timeouts) and passes a [`PprofConfig`].
@@ -42,6 +44,7 @@ pub mod sample_clock;
 pub mod symbolize;
 mod symtab;
 mod sync_profiles;
+pub mod task_hooks;
 mod threads;
 
 pub use config::PprofConfig;

@@ -353,11 +353,18 @@ async fn serve_named(
         let delta = after.delta(&before);
         return proto_response(delta, format!("{}-delta", profile.name())).await;
     }
-    if profile == NamedProfile::Goroutine && debug >= 2 {
+    if profile == NamedProfile::Goroutine && debug != 0 {
+        // Goroutine text is its own: labels (state, spawn site) and, at debug=2, every branch.
         let tasks = goroutine::dump_tasks(&runtime(config), config.task_dump_timeout).await?;
-        let text = tokio::task::spawn_blocking(move || goroutine::full_dump_text(&tasks))
-            .await
-            .map_err(|e| PprofError::Collect(format!("rendering: {e}")))?;
+        let text = tokio::task::spawn_blocking(move || {
+            if debug >= 2 {
+                goroutine::full_dump_text(&tasks)
+            } else {
+                goroutine::count_text(&tasks)
+            }
+        })
+        .await
+        .map_err(|e| PprofError::Collect(format!("rendering: {e}")))?;
         return Ok(text_response(text));
     }
     let raw = collect(config, profile).await?;

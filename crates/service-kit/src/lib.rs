@@ -10,6 +10,8 @@
 //! - [`http`]: assembles a service router with the routes and layers above.
 //! - [`debug`]: the Go-compatible `/debug/pprof/*` routes (crate `http-pprof`), configured from
 //!   [`CommonArgs`].
+//! - [`runtime`]: the tokio runtime the services run on, with the task hooks the goroutine
+//!   profile reads.
 //! - [`shutdown`]: graceful shutdown on ctrl-c / SIGTERM with a drain timeout.
 //!
 //! Architecture invariant: nothing here knows about orders, books or simulations.
@@ -20,6 +22,7 @@ pub mod error;
 pub mod health;
 pub mod http;
 pub mod metrics;
+pub mod runtime;
 pub mod shutdown;
 pub mod telemetry;
 

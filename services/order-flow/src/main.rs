@@ -14,8 +14,13 @@ use tokio_util::sync::CancellationToken;
 // jemalloc with heap profiling on, for /debug/pprof/heap and /debug/pprof/allocs.
 service_kit::http_pprof::jemalloc_profiling!();
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+// The runtime is service-kit's: tokio's defaults plus the task hooks behind the goroutine
+// profile's states and `created by` lines.
+fn main() -> anyhow::Result<()> {
+    service_kit::runtime::block_on(run())?
+}
+
+async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Load(args)) => load(args).await,

@@ -13,43 +13,10 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use common::{free_port, run_load, sibling_binary, start_exchange, tool_available, Server};
-
-/// Starts a simulator against `exchange` on a free port and waits for `/health`.
-fn start_simulator(name: &str, exchange: &common::Exchange, extra: &[&str]) -> (Server, String) {
-    let port = free_port();
-    let log = std::fs::File::create(exchange.dir.0.join(format!("{name}.log"))).unwrap();
-    let child = Command::new(sibling_binary(name))
-        .args([
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--trading-api",
-            &exchange.base,
-            "--keys-file",
-            &exchange.keys.display().to_string(),
-        ])
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let server = Server(child);
-    let base = format!("http://127.0.0.1:{port}");
-    let start = Instant::now();
-    while !Command::new("curl")
-        .args(["-fs", "-o", "/dev/null", &format!("{base}/health")])
-        .status()
-        .is_ok_and(|s| s.success())
-    {
-        assert!(start.elapsed() < Duration::from_secs(60), "{name} not up");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    (server, base)
-}
+use common::{run_load, start_exchange, start_simulator, tool_available};
 
 /// Fetches one profile into `dir` and returns `go tool pprof -raw`'s output for it.
 fn fetch_and_read(base: &str, path: &str, dir: &Path, name: &str) -> String {

@@ -13,8 +13,13 @@ use trading_api::{
 // jemalloc with heap profiling on, for /debug/pprof/heap and /debug/pprof/allocs.
 service_kit::http_pprof::jemalloc_profiling!();
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+// The runtime is service-kit's: tokio's defaults plus the task hooks behind the goroutine
+// profile's states and `created by` lines.
+fn main() -> anyhow::Result<()> {
+    service_kit::runtime::block_on(run())?
+}
+
+async fn run() -> anyhow::Result<()> {
     let config = Config::parse();
     service_kit::telemetry::init_tracing(config.common.log_format);
     let instruments = parse_instruments(&config.symbols, config.market_protection_bps)?;

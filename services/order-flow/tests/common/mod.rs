@@ -216,3 +216,36 @@ pub fn f64_at(v: &serde_json::Value, path: &[&str]) -> f64 {
     cur.as_f64()
         .unwrap_or_else(|| panic!("no number at {path:?} in {v}"))
 }
+
+/// Starts a simulator against `exchange` on a free port and waits for `/health`.
+pub fn start_simulator(name: &str, exchange: &Exchange, extra: &[&str]) -> (Server, String) {
+    let port = free_port();
+    let log = std::fs::File::create(exchange.dir.0.join(format!("{name}.log"))).unwrap();
+    let child = Command::new(sibling_binary(name))
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--trading-api",
+            &exchange.base,
+            "--keys-file",
+            &exchange.keys.display().to_string(),
+        ])
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let server = Server(child);
+    let base = format!("http://127.0.0.1:{port}");
+    let start = Instant::now();
+    while !Command::new("curl")
+        .args(["-fs", "-o", "/dev/null", &format!("{base}/health")])
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        assert!(start.elapsed() < Duration::from_secs(60), "{name} not up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (server, base)
+}

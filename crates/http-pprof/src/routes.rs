@@ -233,7 +233,9 @@ async fn cpu_profile(State(config): State<Arc<PprofConfig>>, query: Params) -> R
         let frequency_hz = frequency_hz?;
         check_duration(&config, seconds)?;
         let duration = Duration::from_secs(u64::try_from(seconds).unwrap_or(30));
-        let profile = cpu::profile(duration, frequency_hz, config.cpu_clock).await?;
+        let profile =
+            symbolize::unsampled_polls(cpu::profile(duration, frequency_hz, config.cpu_clock))
+                .await?;
         proto_response(profile, "profile".into()).await
     }
     .await;
@@ -357,7 +359,11 @@ async fn serve_named(
         return proto_response(delta, format!("{}-delta", profile.name())).await;
     }
     if profile == NamedProfile::Goroutine && debug >= 2 {
-        let tasks = goroutine::dump_tasks(&runtime(config), config.task_dump_timeout).await?;
+        let tasks = symbolize::unsampled_polls(goroutine::dump_tasks(
+            &runtime(config),
+            config.task_dump_timeout,
+        ))
+        .await?;
         let text = tokio::task::spawn_blocking(move || goroutine::full_dump_text(&tasks))
             .await
             .map_err(|e| PprofError::Collect(format!("rendering: {e}")))?;
@@ -379,6 +385,15 @@ fn runtime(config: &PprofConfig) -> tokio::runtime::Handle {
 }
 
 async fn collect(
+    config: &PprofConfig,
+    profile: NamedProfile,
+    params: &HashMap<String, String>,
+) -> Result<RawProfile, PprofError> {
+    // The profiler's own allocations stay out of heap/allocs profiles.
+    symbolize::unsampled_polls(collect_unsampled(config, profile, params)).await
+}
+
+async fn collect_unsampled(
     config: &PprofConfig,
     profile: NamedProfile,
     params: &HashMap<String, String>,

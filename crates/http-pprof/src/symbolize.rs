@@ -56,6 +56,13 @@ pub fn unsampled<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// Polls `future` with jemalloc sampling off on whichever thread polls it, one poll at a time:
+/// a guard held across an `.await` would also silence the other tasks of that worker.
+pub async fn unsampled_polls<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    std::future::poll_fn(|cx| unsampled(|| future.as_mut().poll(cx))).await
+}
+
 /// Milliseconds since [`epoch`] of the last cache miss.
 static LAST_USE_MS: AtomicU64 = AtomicU64::new(0);
 /// True while the caches may hold something worth dropping.

@@ -364,9 +364,11 @@ async fn serve_named(
             config.task_dump_timeout,
         ))
         .await?;
-        let text = tokio::task::spawn_blocking(move || goroutine::full_dump_text(&tasks))
-            .await
-            .map_err(|e| PprofError::Collect(format!("rendering: {e}")))?;
+        let text = tokio::task::spawn_blocking(move || {
+            symbolize::unsampled(|| goroutine::full_dump_text(&tasks))
+        })
+        .await
+        .map_err(|e| PprofError::Collect(format!("rendering: {e}")))?;
         return Ok(text_response(text));
     }
     let raw = collect(config, profile, &params).await?;

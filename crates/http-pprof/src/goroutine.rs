@@ -569,30 +569,40 @@ pub async fn dump_tasks(
     );
     tracing::debug!(pause_ms = pause.as_millis() as u64, "pprof: task dump");
     let spawns = task_hooks::spawn_sites();
-    // Resolving walks DWARF: keep it off the async workers.
+    // Resolving walks DWARF: keep it off the async workers, and out of the heap profile (the
+    // profiler's own allocations must not show up as the service's).
     let goroutines = tokio::task::spawn_blocking(move || {
-        let tasks: Vec<TaskStack> = dump
-            .tasks()
-            .iter()
-            .map(|task| TaskStack {
-                id: task.id(),
-                branches: task
-                    .trace()
-                    .resolve_backtraces()
-                    .iter()
-                    .map(|bt| bt.frames().map(|f| f.ip() as usize).collect())
-                    .collect(),
-                running: running.contains(&task.id()),
-                spawn: spawns.get(&task.id()).cloned(),
-            })
-            .collect();
-        analyze(&tasks)
+        crate::symbolize::unsampled(|| resolve_dump(&dump, &running, &spawns))
     })
     .await
     .map_err(|e| PprofError::Collect(format!("task dump: {e}")))?;
     let goroutines = Arc::new(goroutines);
     *gate = Some((Instant::now(), Arc::clone(&goroutines)));
     Ok(goroutines)
+}
+
+/// The dump's tasks with their stacks resolved to addresses, analysed.
+fn resolve_dump(
+    dump: &tokio::runtime::Dump,
+    running: &[Id],
+    spawns: &HashMap<Id, SpawnSite>,
+) -> Vec<Goroutine> {
+    let tasks: Vec<TaskStack> = dump
+        .tasks()
+        .iter()
+        .map(|task| TaskStack {
+            id: task.id(),
+            branches: task
+                .trace()
+                .resolve_backtraces()
+                .iter()
+                .map(|bt| bt.frames().map(|f| f.ip() as usize).collect())
+                .collect(),
+            running: running.contains(&task.id()),
+            spawn: spawns.get(&task.id()).cloned(),
+        })
+        .collect();
+    analyze(&tasks)
 }
 
 /// Guard 3: waits until no worker has been inside one poll for [`LONG_POLL`].

@@ -10,6 +10,19 @@
 //! - `allocs` shows `alloc_space`: everything sampled since start, freed or not. This needs
 //!   jemalloc's `prof_accum:true` (set by [`jemalloc_profiling!`](crate::jemalloc_profiling));
 //!   without it the alloc_* values are zero and a comment in the profile says so.
+//!
+//! Stacks start at the function that allocated, as in Go: the allocator (jemalloc, the Rust
+//! allocator shims) and the standard library's allocating wrappers (`RawVec` growth,
+//! `Box::new`, `String::push_str`, `hashbrown`'s table growth, ...) are trimmed from the leaf
+//! end by [`is_allocation_wrapper_frame`]. `?trim=0` keeps the wrappers (only the allocator
+//! itself is trimmed, as Go hides `runtime.mallocgc`).
+//!
+//! Everything here runs with jemalloc sampling off on the calling thread
+//! ([`crate::symbolize::unsampled`]), so reading a profile does not add to the next one.
+//!
+//! `heap?gc=1` has no garbage collector to run: it purges jemalloc's unused pages instead
+//! ([`crate::jemalloc::purge`]), which lowers RSS but does not change the profile, because
+//! jemalloc's profile forgets freed objects at once (Go's waits for a GC).
 
 use std::ffi::CString;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -197,6 +210,33 @@ fn is_allocator_function(function: &str) -> bool {
     PREFIXES.iter().any(|p| function.starts_with(p))
 }
 
+/// True for the leading frames a heap stack drops by default: the allocator
+/// ([`is_allocator_frame`]) and the standard library's allocating wrappers, i.e. any frame from
+/// the sources of `alloc`, `core`, `std` or `hashbrown` (std's `HashMap`). Applied from the
+/// leaf up until the first frame that is not one, so `Vec::push` inlined into
+/// `OrderBook::insert` leaves `OrderBook::insert` as the leaf, while a std frame further up the
+/// stack (a closure's `call_once`) stays.
+pub fn is_allocation_wrapper_frame(frame: &Frame) -> bool {
+    is_allocator_frame(frame) || is_std_frame(frame)
+}
+
+/// A frame from the standard library or `hashbrown`, by source file where the debug info has
+/// one, else by the function's path.
+fn is_std_frame(frame: &Frame) -> bool {
+    const LIBRARIES: &[&str] = &[
+        "/library/alloc/src/",
+        "/library/core/src/",
+        "/library/std/src/",
+    ];
+    if !frame.file.is_empty() {
+        return LIBRARIES.iter().any(|l| frame.file.contains(l))
+            || frame.file.contains("/hashbrown-");
+    }
+    const PATHS: &[&str] = &["alloc::", "core::", "std::", "hashbrown::"];
+    let path = frame.function.trim_start_matches('<');
+    PATHS.iter().any(|p| path.starts_with(p))
+}
+
 /// Which of the two views of the heap data to serve.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HeapView {
@@ -206,8 +246,46 @@ pub enum HeapView {
     Allocs,
 }
 
+/// What a request asks of the heap collector beyond Go's parameters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HeapOptions {
+    /// `gc=N`, N > 0 (heap only, as Go): purge jemalloc's unused pages first.
+    pub gc: bool,
+    /// `trim=0`: keep the standard library's allocating wrappers on top of the stacks.
+    pub keep_wrappers: bool,
+}
+
+impl HeapOptions {
+    /// Reads `gc` (Go's `strconv.Atoi`, errors read as 0) and our `trim` from the query.
+    pub fn from_query(view: HeapView, params: &std::collections::HashMap<String, String>) -> Self {
+        let int = |name: &str| params.get(name).and_then(|v| v.parse::<i64>().ok());
+        Self {
+            gc: view == HeapView::Heap && int("gc").is_some_and(|g| g > 0),
+            keep_wrappers: int("trim") == Some(0),
+        }
+    }
+}
+
 /// Collects the heap (or allocs) profile now.
 pub fn collect(view: HeapView) -> Result<RawProfile, PprofError> {
+    collect_with(view, HeapOptions::default())
+}
+
+/// [`collect`] with the request's options.
+pub fn collect_with(view: HeapView, options: HeapOptions) -> Result<RawProfile, PprofError> {
+    crate::symbolize::unsampled(|| {
+        if options.gc {
+            crate::jemalloc::purge();
+        }
+        let mut profile = collect_unsampled(view)?;
+        if !options.keep_wrappers {
+            profile.trim = Some(is_allocation_wrapper_frame);
+        }
+        Ok(profile)
+    })
+}
+
+fn collect_unsampled(view: HeapView) -> Result<RawProfile, PprofError> {
     let text = dump_jemalloc_profile()?;
     let (rate, records) = parse_jemalloc_dump(&text).map_err(PprofError::Collect)?;
     let mut profile = RawProfile::new(
@@ -237,30 +315,37 @@ pub fn collect(view: HeapView) -> Result<RawProfile, PprofError> {
             .comments
             .push("jemalloc prof_accum is off: alloc_objects/alloc_space are not recorded".into());
     }
-    let samples = records
-        .into_iter()
-        .map(|r| {
-            let (alloc_objects, alloc_space) =
-                scale_heap_sample(r.alloc_objects, r.alloc_bytes, rate);
-            let (inuse_objects, inuse_space) =
-                scale_heap_sample(r.inuse_objects, r.inuse_bytes, rate);
-            RawSample {
-                stack: r.stack,
-                values: vec![alloc_objects, alloc_space, inuse_objects, inuse_space],
-                labels: Vec::new(),
-            }
-        })
-        .collect();
+    let mut samples = Vec::with_capacity(records.len());
+    for r in records {
+        let sampled = profile.heap_sampled.entry(r.stack.clone()).or_default();
+        for (total, v) in sampled.iter_mut().zip([
+            r.inuse_objects,
+            r.inuse_bytes,
+            r.alloc_objects,
+            r.alloc_bytes,
+        ]) {
+            *total += i64::try_from(v).unwrap_or(i64::MAX);
+        }
+        let (alloc_objects, alloc_space) = scale_heap_sample(r.alloc_objects, r.alloc_bytes, rate);
+        let (inuse_objects, inuse_space) = scale_heap_sample(r.inuse_objects, r.inuse_bytes, rate);
+        samples.push(RawSample {
+            stack: r.stack,
+            values: vec![alloc_objects, alloc_space, inuse_objects, inuse_space],
+            labels: Vec::new(),
+        });
+    }
     profile.samples = merge_samples(samples);
     Ok(profile)
 }
 
 /// Number of distinct allocation stacks, for the index page.
 pub fn record_count() -> usize {
-    dump_jemalloc_profile()
-        .ok()
-        .and_then(|t| parse_jemalloc_dump(&t).ok())
-        .map_or(0, |(_, r)| r.len())
+    crate::symbolize::unsampled(|| {
+        dump_jemalloc_profile()
+            .ok()
+            .and_then(|t| parse_jemalloc_dump(&t).ok())
+            .map_or(0, |(_, r)| r.len())
+    })
 }
 
 #[cfg(test)]
@@ -331,5 +416,73 @@ mod tests {
             "matching::book::OrderBook::insert",
             "crates/matching/src/book.rs"
         )));
+    }
+
+    #[test]
+    fn std_wrappers_are_trimmed_but_not_applications() {
+        let frame = |function: &str, file: &str| Frame {
+            function: function.into(),
+            system_name: String::new(),
+            file: file.into(),
+            line: 1,
+            entry: 0,
+        };
+        for (function, file) in [
+            (
+                "alloc::raw_vec::RawVecInner<A>::finish_grow",
+                "/rustc/abc/library/alloc/src/raw_vec/mod.rs",
+            ),
+            ("finish_grow", "/rustc/abc/library/alloc/src/raw_vec/mod.rs"),
+            ("box_new_uninit", "/rustc/abc/library/alloc/src/boxed.rs"),
+            (
+                "alloc::string::String::push_str",
+                "/rustc/abc/library/alloc/src/string.rs",
+            ),
+            (
+                "hashbrown::raw::RawTable<T,A>::reserve_rehash",
+                "/x/hashbrown-0.15.2/src/raw/mod.rs",
+            ),
+            ("<alloc::vec::Vec<T> as core::clone::Clone>::clone", ""),
+            ("core::ptr::drop_in_place<x>", ""),
+        ] {
+            assert!(
+                is_allocation_wrapper_frame(&frame(function, file)),
+                "{function} should be trimmed"
+            );
+        }
+        for (function, file) in [
+            (
+                "matching::book::OrderBook::insert",
+                "crates/matching/src/book.rs",
+            ),
+            (
+                "bytes::bytes_mut::BytesMut::reserve_inner",
+                "/x/bytes-1.9.0/src/bytes_mut.rs",
+            ),
+            ("tokio::runtime::task::raw::poll", ""),
+            ("corelib_of_mine::f", ""),
+        ] {
+            assert!(
+                !is_allocation_wrapper_frame(&frame(function, file)),
+                "{function} should be kept"
+            );
+        }
+    }
+
+    #[test]
+    fn query_options_follow_go() {
+        let q = |pairs: &[(&str, &str)]| -> std::collections::HashMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert!(HeapOptions::from_query(HeapView::Heap, &q(&[("gc", "1")])).gc);
+        assert!(!HeapOptions::from_query(HeapView::Heap, &q(&[("gc", "0")])).gc);
+        assert!(!HeapOptions::from_query(HeapView::Heap, &q(&[("gc", "x")])).gc);
+        // Go runs the GC for `heap` only.
+        assert!(!HeapOptions::from_query(HeapView::Allocs, &q(&[("gc", "1")])).gc);
+        assert!(HeapOptions::from_query(HeapView::Allocs, &q(&[("trim", "0")])).keep_wrappers);
+        assert!(!HeapOptions::from_query(HeapView::Heap, &q(&[])).keep_wrappers);
     }
 }

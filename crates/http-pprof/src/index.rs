@@ -15,11 +15,11 @@ pub struct IndexEntry {
 /// Description of each endpoint (Go's wording, adjusted where our source differs).
 pub fn description(name: &str) -> &'static str {
     match name {
-        "allocs" => "A sampling of all past memory allocations",
+        "allocs" => "A sampling of all past memory allocations. Stacks start at the allocating function; trim=0 keeps the standard library's allocating wrappers.",
         "block" => "Stack traces that led to blocking on synchronization primitives",
         "cmdline" => "The command line invocation of the current program",
         "goroutine" => "Stack traces of all current goroutines (tokio tasks)",
-        "heap" => "A sampling of memory allocations of live objects. You can specify the gc GET parameter to run GC before taking the heap sample.",
+        "heap" => "A sampling of memory allocations of live objects. You can specify the gc GET parameter to run GC before taking the heap sample (here: jemalloc purges its unused pages; the profile is unchanged, as freed objects leave it at once). Stacks start at the allocating function; trim=0 keeps the standard library's allocating wrappers (RawVec growth, Box::new, ...).",
         "mutex" => "Stack traces of holders of contended mutexes",
         "profile" => "CPU profile. You can specify the duration in the seconds GET parameter. After you get the profile file, use the go tool pprof command to investigate the profile.",
         "threadcreate" => "Stack traces that led to the creation of new OS threads",

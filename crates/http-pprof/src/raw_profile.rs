@@ -58,6 +58,11 @@ pub struct RawProfile {
     pub duration_nanos: i64,
     /// Comments carried into the profile (e.g. how it was collected).
     pub comments: Vec<String>,
+    /// Heap profiles only: the sampled, unscaled counts per stack in Go's record order
+    /// (inuse objects, inuse bytes, alloc objects, alloc bytes). `samples` hold the scaled
+    /// estimates the protobuf needs; Go's `debug=1` text writes these raw counts instead, and
+    /// scaling cannot be undone exactly (Go truncates the scaled object count).
+    pub heap_sampled: HashMap<Vec<usize>, [i64; 4]>,
 }
 
 impl RawProfile {
@@ -81,6 +86,7 @@ impl RawProfile {
             time_nanos: now_nanos(),
             duration_nanos: 0,
             comments: Vec::new(),
+            heap_sampled: HashMap::new(),
         }
     }
 
@@ -148,28 +154,50 @@ impl RawProfile {
         let mut samples: Vec<&RawSample> = self.samples.iter().collect();
         match self.layout {
             TextLayout::Heap => {
-                // Values are Go's order: alloc_objects, alloc_space, inuse_objects, inuse_space.
-                let total = samples.iter().fold([0i64; 4], |mut acc, s| {
-                    for (a, v) in acc.iter_mut().zip(&s.values) {
-                        *a += v;
+                // Go's writeHeapInternal: per record the *sampled* counts, unscaled (pprof scales
+                // them itself from the `heap/2*rate` header), records by inuse bytes, and a
+                // `# runtime.MemStats` trailer, read first (as Go does) so that symbolising
+                // this profile does not show in it.
+                #[cfg(feature = "jemalloc")]
+                let trailer = crate::jemalloc::memstats_text();
+                let rate = self.period;
+                let mut raw: Vec<([i64; 4], &RawSample)> = samples
+                    .iter()
+                    .map(|s| {
+                        (
+                            self.heap_sampled.get(&s.stack).copied().unwrap_or_default(),
+                            *s,
+                        )
+                    })
+                    .collect();
+                raw.sort_by_key(|(v, _)| std::cmp::Reverse(v[1]));
+                let total = raw.iter().fold([0i64; 4], |mut acc, (v, _)| {
+                    for (a, x) in acc.iter_mut().zip(v) {
+                        *a += x;
                     }
                     acc
                 });
-                samples.sort_by_key(|s| std::cmp::Reverse(s.values.get(1).copied()));
+                // Go: pprof would read alloc == inuse as a 2-column profile; keep them apart.
+                let alloc_bytes = if total[1] == total[3] {
+                    total[3] + 1
+                } else {
+                    total[3]
+                };
                 let _ = writeln!(
                     out,
                     "heap profile: {}: {} [{}: {}] @ heap/{}",
-                    total[2],
-                    total[3],
                     total[0],
                     total[1],
-                    2 * self.period
+                    total[2],
+                    alloc_bytes,
+                    2 * rate
                 );
-                for s in samples {
-                    let v = |i: usize| s.values.get(i).copied().unwrap_or(0);
-                    let _ = write!(out, "{}: {} [{}: {}] @", v(2), v(3), v(0), v(1));
+                for (v, s) in raw {
+                    let _ = write!(out, "{}: {} [{}: {}] @", v[0], v[1], v[2], v[3]);
                     self.write_stack(&mut out, &s.stack);
                 }
+                #[cfg(feature = "jemalloc")]
+                out.push_str(&trailer);
             }
             TextLayout::Count => {
                 samples.sort_by_key(|s| std::cmp::Reverse(s.values.first().copied()));

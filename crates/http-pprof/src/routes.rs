@@ -135,9 +135,11 @@ fn text_response(body: String) -> Response {
 
 /// Symbolises, encodes and gzips off the async workers, then answers as Go does.
 async fn proto_response(profile: RawProfile, filename: String) -> Result<Response, PprofError> {
-    let bytes = tokio::task::spawn_blocking(move || encode_gzip(&profile.to_proto()))
-        .await
-        .map_err(|e| PprofError::Collect(format!("encoding: {e}")))?;
+    let bytes = tokio::task::spawn_blocking(move || {
+        symbolize::unsampled(|| encode_gzip(&profile.to_proto()))
+    })
+    .await
+    .map_err(|e| PprofError::Collect(format!("encoding: {e}")))?;
     Ok(with_headers(
         (StatusCode::OK, bytes).into_response(),
         &[
@@ -151,7 +153,7 @@ async fn proto_response(profile: RawProfile, filename: String) -> Result<Respons
 }
 
 async fn text_profile(profile: RawProfile) -> Result<Response, PprofError> {
-    let text = tokio::task::spawn_blocking(move || profile.to_text())
+    let text = tokio::task::spawn_blocking(move || symbolize::unsampled(|| profile.to_text()))
         .await
         .map_err(|e| PprofError::Collect(format!("rendering: {e}")))?;
     Ok(text_response(text))
@@ -230,7 +232,9 @@ async fn cpu_profile(State(config): State<Arc<PprofConfig>>, query: Params) -> R
         let frequency_hz = frequency_hz?;
         check_duration(&config, seconds)?;
         let duration = Duration::from_secs(u64::try_from(seconds).unwrap_or(30));
-        let profile = cpu::profile(duration, frequency_hz, config.cpu_clock).await?;
+        let profile =
+            symbolize::unsampled_polls(cpu::profile(duration, frequency_hz, config.cpu_clock))
+                .await?;
         proto_response(profile, "profile".into()).await
     }
     .await;
@@ -347,27 +351,33 @@ async fn serve_named(
         if debug != 0 {
             return Err(PprofError::SecondsWithDebug);
         }
-        let before = collect(config, profile).await?;
+        let before = collect(config, profile, &params).await?;
         tokio::time::sleep(Duration::from_secs(u64::try_from(seconds).unwrap_or(1))).await;
-        let after = collect(config, profile).await?;
+        let after = collect(config, profile, &params).await?;
         let delta = after.delta(&before);
         return proto_response(delta, format!("{}-delta", profile.name())).await;
     }
     if profile == NamedProfile::Goroutine && debug != 0 {
         // Goroutine text is its own: labels (state, spawn site) and, at debug=2, every branch.
-        let tasks = goroutine::dump_tasks(&runtime(config), config.task_dump_timeout).await?;
+        let tasks = symbolize::unsampled_polls(goroutine::dump_tasks(
+            &runtime(config),
+            config.task_dump_timeout,
+        ))
+        .await?;
         let text = tokio::task::spawn_blocking(move || {
-            if debug >= 2 {
-                goroutine::full_dump_text(&tasks)
-            } else {
-                goroutine::count_text(&tasks)
-            }
+            symbolize::unsampled(|| {
+                if debug >= 2 {
+                    goroutine::full_dump_text(&tasks)
+                } else {
+                    goroutine::count_text(&tasks)
+                }
+            })
         })
         .await
         .map_err(|e| PprofError::Collect(format!("rendering: {e}")))?;
         return Ok(text_response(text));
     }
-    let raw = collect(config, profile).await?;
+    let raw = collect(config, profile, &params).await?;
     if debug != 0 {
         text_profile(raw).await
     } else {
@@ -382,11 +392,28 @@ fn runtime(config: &PprofConfig) -> tokio::runtime::Handle {
         .unwrap_or_else(tokio::runtime::Handle::current)
 }
 
-async fn collect(config: &PprofConfig, profile: NamedProfile) -> Result<RawProfile, PprofError> {
+async fn collect(
+    config: &PprofConfig,
+    profile: NamedProfile,
+    params: &HashMap<String, String>,
+) -> Result<RawProfile, PprofError> {
+    // The profiler's own allocations stay out of heap/allocs profiles.
+    symbolize::unsampled_polls(collect_unsampled(config, profile, params)).await
+}
+
+async fn collect_unsampled(
+    config: &PprofConfig,
+    profile: NamedProfile,
+    params: &HashMap<String, String>,
+) -> Result<RawProfile, PprofError> {
     match profile {
-        NamedProfile::Heap | NamedProfile::Allocs => collect_heap(profile).await,
+        NamedProfile::Heap | NamedProfile::Allocs => collect_heap(profile, params).await,
         NamedProfile::Goroutine => {
-            let tasks = goroutine::dump_tasks(&runtime(config), config.task_dump_timeout).await?;
+            let tasks = symbolize::unsampled_polls(goroutine::dump_tasks(
+                &runtime(config),
+                config.task_dump_timeout,
+            ))
+            .await?;
             Ok(goroutine::profile(&tasks))
         }
         NamedProfile::ThreadCreate => Ok(threads::profile()),
@@ -395,21 +422,29 @@ async fn collect(config: &PprofConfig, profile: NamedProfile) -> Result<RawProfi
     }
 }
 
+/// `gc` and `trim` are read by the heap collector (see `heap::HeapOptions`).
 #[cfg(feature = "jemalloc")]
-async fn collect_heap(profile: NamedProfile) -> Result<RawProfile, PprofError> {
-    use crate::heap::{collect, HeapView};
+async fn collect_heap(
+    profile: NamedProfile,
+    params: &HashMap<String, String>,
+) -> Result<RawProfile, PprofError> {
+    use crate::heap::{collect_with, HeapOptions, HeapView};
     let view = if profile == NamedProfile::Allocs {
         HeapView::Allocs
     } else {
         HeapView::Heap
     };
-    tokio::task::spawn_blocking(move || collect(view))
+    let options = HeapOptions::from_query(view, params);
+    tokio::task::spawn_blocking(move || collect_with(view, options))
         .await
         .map_err(|e| PprofError::Collect(format!("heap dump: {e}")))?
 }
 
 #[cfg(not(feature = "jemalloc"))]
-async fn collect_heap(_profile: NamedProfile) -> Result<RawProfile, PprofError> {
+async fn collect_heap(
+    _profile: NamedProfile,
+    _params: &HashMap<String, String>,
+) -> Result<RawProfile, PprofError> {
     Err(PprofError::HeapInactive(
         "http-pprof was built without its `jemalloc` feature".into(),
     ))

@@ -53,7 +53,8 @@ pub fn render(entries: &[IndexEntry]) -> String {
     b
 }
 
-fn html_escape(s: &str) -> String {
+/// Go's `htmlEscape` (`html/template` rules for text), also used for the redirect body.
+pub fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

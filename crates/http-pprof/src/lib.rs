@@ -14,7 +14,8 @@
 //! - `cpu` (with `cpu_sampler`, the SIGPROF frame-pointer sampler, and [`sample_clock`], the
 //!   per-thread clocks that fire it), `heap`, `goroutine`, `sync_profiles`, `threads`: the collectors; each returns a
 //!   [`raw_profile::RawProfile`] (stacks as addresses plus values).
-//! - [`raw_profile`]: deltas and Go's `debug=1` text; [`proto`]: profile.proto and gzip;
+//! - [`raw_profile`]: deltas and Go's `debug=1` text; [`proto`]: builds profile.proto (the
+//!   shared `pprof-proto` messages) with one [`mappings`] entry per loaded object and build id;
 //!   [`symbolize`]: addresses to demangled functions, files, lines, inlined frames (`symtab`:
 //!   full function paths from the ELF symbol table).
 //! - [`jemalloc`]: the allocator glue and [`jemalloc_profiling!`] for binaries.
@@ -37,6 +38,7 @@ pub mod heap;
 mod index;
 #[cfg(feature = "jemalloc")]
 pub mod jemalloc;
+pub mod mappings;
 pub mod proto;
 pub mod raw_profile;
 mod routes;

@@ -1,215 +1,70 @@
-//! The pprof wire format (`profile.proto` from github.com/google/pprof) and a builder that turns
-//! raw stacks into a symbolised, gzip-compressed profile, as Go's `runtime/pprof` writes it.
-//!
-//! Messages are declared by hand with prost's derive (no protoc at build time); field numbers
-//! follow profile.proto exactly.
+//! A builder that turns raw stacks into a symbolised profile.proto message, as Go's
+//! `runtime/pprof` writes it: one `Mapping` per object loaded into the process (see
+//! [`crate::mappings`]), each location under the mapping its address lies in, locations and
+//! functions interned. The messages themselves are the shared `pprof-proto` crate's, re-exported
+//! here.
 
 use std::collections::HashMap;
-use std::io::Write as _;
 
-use prost::Message as _;
+pub use pprof_proto::{
+    encode_gzip, Function, Label, Line, Location, Mapping, Profile, Sample, StringTable, ValueType,
+};
 
+use crate::mappings::ProcessMappings;
 use crate::symbolize::{symbolize_stack, Frame, TrimFn};
 
-/// `perftools.profiles.Profile`.
-#[derive(Clone, PartialEq, prost::Message)]
-pub struct Profile {
-    /// What each value of a sample measures.
-    #[prost(message, repeated, tag = "1")]
-    pub sample_type: Vec<ValueType>,
-    /// The measurements.
-    #[prost(message, repeated, tag = "2")]
-    pub sample: Vec<Sample>,
-    /// Binaries the addresses belong to.
-    #[prost(message, repeated, tag = "3")]
-    pub mapping: Vec<Mapping>,
-    /// Code addresses referenced by samples.
-    #[prost(message, repeated, tag = "4")]
-    pub location: Vec<Location>,
-    /// Functions referenced by locations.
-    #[prost(message, repeated, tag = "5")]
-    pub function: Vec<Function>,
-    /// All strings; index 0 is "".
-    #[prost(string, repeated, tag = "6")]
-    pub string_table: Vec<String>,
-    /// Regexp of frames to drop (string index).
-    #[prost(int64, tag = "7")]
-    pub drop_frames: i64,
-    /// Regexp of frames to keep (string index).
-    #[prost(int64, tag = "8")]
-    pub keep_frames: i64,
-    /// Collection time, nanoseconds since the epoch.
-    #[prost(int64, tag = "9")]
-    pub time_nanos: i64,
-    /// Collection duration.
-    #[prost(int64, tag = "10")]
-    pub duration_nanos: i64,
-    /// What the sampling period counts.
-    #[prost(message, optional, tag = "11")]
-    pub period_type: Option<ValueType>,
-    /// Sampling period.
-    #[prost(int64, tag = "12")]
-    pub period: i64,
-    /// Free-form comments (string indices).
-    #[prost(int64, repeated, tag = "13")]
-    pub comment: Vec<i64>,
-    /// Sample type shown by default (string index).
-    #[prost(int64, tag = "14")]
-    pub default_sample_type: i64,
-}
-
-/// `perftools.profiles.ValueType`.
-#[derive(Clone, PartialEq, prost::Message)]
-pub struct ValueType {
-    /// String index of the type, e.g. "cpu".
-    #[prost(int64, tag = "1")]
-    pub r#type: i64,
-    /// String index of the unit, e.g. "nanoseconds".
-    #[prost(int64, tag = "2")]
-    pub unit: i64,
-}
-
-/// `perftools.profiles.Sample`.
-#[derive(Clone, PartialEq, prost::Message)]
-pub struct Sample {
-    /// Location ids, leaf first.
-    #[prost(uint64, repeated, tag = "1")]
-    pub location_id: Vec<u64>,
-    /// One value per sample type.
-    #[prost(int64, repeated, tag = "2")]
-    pub value: Vec<i64>,
-    /// Extra context such as a thread or task id.
-    #[prost(message, repeated, tag = "3")]
-    pub label: Vec<Label>,
-}
-
-/// `perftools.profiles.Label`.
-#[derive(Clone, PartialEq, prost::Message)]
-pub struct Label {
-    /// String index of the key.
-    #[prost(int64, tag = "1")]
-    pub key: i64,
-    /// String index of a string value.
-    #[prost(int64, tag = "2")]
-    pub str: i64,
-    /// Numeric value.
-    #[prost(int64, tag = "3")]
-    pub num: i64,
-    /// String index of the numeric value's unit.
-    #[prost(int64, tag = "4")]
-    pub num_unit: i64,
-}
-
-/// `perftools.profiles.Mapping`.
-#[derive(Clone, PartialEq, prost::Message)]
-pub struct Mapping {
-    /// Unique nonzero id.
-    #[prost(uint64, tag = "1")]
-    pub id: u64,
-    /// Start of the mapped range.
-    #[prost(uint64, tag = "2")]
-    pub memory_start: u64,
-    /// End of the mapped range.
-    #[prost(uint64, tag = "3")]
-    pub memory_limit: u64,
-    /// Offset in the file.
-    #[prost(uint64, tag = "4")]
-    pub file_offset: u64,
-    /// String index of the file name.
-    #[prost(int64, tag = "5")]
-    pub filename: i64,
-    /// String index of the build id.
-    #[prost(int64, tag = "6")]
-    pub build_id: i64,
-    /// Locations already carry function names.
-    #[prost(bool, tag = "7")]
-    pub has_functions: bool,
-    /// Locations already carry file names.
-    #[prost(bool, tag = "8")]
-    pub has_filenames: bool,
-    /// Locations already carry line numbers.
-    #[prost(bool, tag = "9")]
-    pub has_line_numbers: bool,
-    /// Locations already carry inlined frames.
-    #[prost(bool, tag = "10")]
-    pub has_inline_frames: bool,
-}
-
-/// `perftools.profiles.Location`.
-#[derive(Clone, PartialEq, prost::Message)]
-pub struct Location {
-    /// Unique nonzero id.
-    #[prost(uint64, tag = "1")]
-    pub id: u64,
-    /// Mapping the address belongs to.
-    #[prost(uint64, tag = "2")]
-    pub mapping_id: u64,
-    /// Instruction address.
-    #[prost(uint64, tag = "3")]
-    pub address: u64,
-    /// Source lines at this address: innermost inlined function first, caller last.
-    #[prost(message, repeated, tag = "4")]
-    pub line: Vec<Line>,
-    /// Frames were folded (not used).
-    #[prost(bool, tag = "5")]
-    pub is_folded: bool,
-}
-
-/// `perftools.profiles.Line`.
-#[derive(Clone, PartialEq, prost::Message)]
-pub struct Line {
-    /// Function id.
-    #[prost(uint64, tag = "1")]
-    pub function_id: u64,
-    /// Line number in the source file.
-    #[prost(int64, tag = "2")]
-    pub line: i64,
-}
-
-/// `perftools.profiles.Function`.
-#[derive(Clone, PartialEq, prost::Message)]
-pub struct Function {
-    /// Unique nonzero id.
-    #[prost(uint64, tag = "1")]
-    pub id: u64,
-    /// String index of the demangled name.
-    #[prost(int64, tag = "2")]
-    pub name: i64,
-    /// String index of the symbol name as in the binary.
-    #[prost(int64, tag = "3")]
-    pub system_name: i64,
-    /// String index of the source file.
-    #[prost(int64, tag = "4")]
-    pub filename: i64,
-    /// First line of the function (unknown: 0).
-    #[prost(int64, tag = "5")]
-    pub start_line: i64,
+/// What the locations of one mapping carry, for its `has_*` flags.
+#[derive(Clone, Copy, Default)]
+struct Resolved {
+    functions: bool,
+    filenames: bool,
+    line_numbers: bool,
 }
 
 /// Builds a [`Profile`] from raw stacks, symbolising each address once and interning strings,
 /// functions and locations.
 pub struct ProfileBuilder {
-    /// The profile under construction.
+    /// The profile under construction (its string table is filled in by [`Self::build`]).
     profile: Profile,
-    /// String table index by content.
-    strings: HashMap<String, i64>,
+    /// The string table.
+    strings: StringTable,
     /// Function id by (name, file).
     functions: HashMap<(String, String), u64>,
     /// Location id by (address, number of inlined frames trimmed from it).
     locations: HashMap<(usize, usize), u64>,
+    /// The process's executable mappings; `mappings.all()[i]` has id `i + 1`.
+    mappings: ProcessMappings,
+    /// Per mapping, what our symbolizer found for its locations.
+    resolved: Vec<Resolved>,
 }
 
 impl ProfileBuilder {
     /// Starts a profile with Go's header fields: sample types as (type, unit), period type and
-    /// period.
+    /// period; the mappings are those of the process now.
     pub fn new(sample_types: &[(&str, &str)], period_type: (&str, &str), period: i64) -> Self {
+        Self::with_mappings(
+            sample_types,
+            period_type,
+            period,
+            ProcessMappings::current(),
+        )
+    }
+
+    /// As [`Self::new`], with the mappings given (tests, or a process without `/proc`).
+    pub fn with_mappings(
+        sample_types: &[(&str, &str)],
+        period_type: (&str, &str),
+        period: i64,
+        mappings: ProcessMappings,
+    ) -> Self {
         let mut builder = Self {
             profile: Profile::default(),
-            strings: HashMap::new(),
+            strings: StringTable::new(),
             functions: HashMap::new(),
             locations: HashMap::new(),
+            resolved: vec![Resolved::default(); mappings.all().len()],
+            mappings,
         };
-        builder.string("");
         for (ty, unit) in sample_types {
             let vt = builder.value_type(ty, unit);
             builder.profile.sample_type.push(vt);
@@ -217,30 +72,50 @@ impl ProfileBuilder {
         let pt = builder.value_type(period_type.0, period_type.1);
         builder.profile.period_type = Some(pt);
         builder.profile.period = period;
-        let exe = std::env::current_exe()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default();
-        let filename = builder.string(&exe);
-        // One mapping covering the address space: locations are already symbolised (names,
-        // files, lines, inlines), so pprof must not try to symbolise them again.
-        builder.profile.mapping.push(Mapping {
-            id: 1,
-            memory_start: 0,
-            memory_limit: u64::MAX,
-            file_offset: 0,
-            filename,
-            build_id: 0,
-            has_functions: true,
-            has_filenames: true,
-            has_line_numbers: true,
-            has_inline_frames: true,
-        });
+        for i in builder.mappings.profile_order() {
+            let m = &builder.mappings.all()[i];
+            let filename = builder.strings.intern(&m.path);
+            let build_id = builder.strings.intern(&m.build_id);
+            builder.profile.mapping.push(Mapping {
+                id: i as u64 + 1,
+                memory_start: m.profile_address(m.start),
+                memory_limit: m.profile_address(m.limit),
+                file_offset: m.file_offset,
+                filename,
+                build_id,
+                // Set in `build` from what the locations carry.
+                has_functions: false,
+                has_filenames: false,
+                has_line_numbers: false,
+                has_inline_frames: false,
+            });
+        }
+        if builder.profile.mapping.is_empty() {
+            // No /proc/self/maps: like Go, one fake mapping that every location uses. Locations
+            // are symbolised, so readers must not try again.
+            let exe = std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            let filename = builder.strings.intern(&exe);
+            builder.profile.mapping.push(Mapping {
+                id: 1,
+                memory_start: 0,
+                memory_limit: u64::MAX,
+                file_offset: 0,
+                filename,
+                build_id: 0,
+                has_functions: true,
+                has_filenames: true,
+                has_line_numbers: true,
+                has_inline_frames: true,
+            });
+        }
         builder
     }
 
     /// Sets the sample type pprof shows by default (Go sets "alloc_space" for allocs).
     pub fn default_sample_type(&mut self, ty: &str) {
-        self.profile.default_sample_type = self.string(ty);
+        self.profile.default_sample_type = self.strings.intern(ty);
     }
 
     /// Sets collection time and duration.
@@ -251,7 +126,7 @@ impl ProfileBuilder {
 
     /// Adds a free-form comment.
     pub fn comment(&mut self, text: &str) {
-        let idx = self.string(text);
+        let idx = self.strings.intern(text);
         self.profile.comment.push(idx);
     }
 
@@ -271,8 +146,8 @@ impl ProfileBuilder {
         let label = labels
             .iter()
             .map(|(k, v)| Label {
-                key: self.string(k),
-                str: self.string(v),
+                key: self.strings.intern(k),
+                str: self.strings.intern(v),
                 num: 0,
                 num_unit: 0,
             })
@@ -285,7 +160,28 @@ impl ProfileBuilder {
     }
 
     /// Finishes the profile.
-    pub fn build(self) -> Profile {
+    ///
+    /// A mapping's `has_functions`/`has_filenames`/`has_line_numbers` say that our symbolizer
+    /// found names/files/lines for its locations, so pprof leaves them alone. Go sets
+    /// `has_functions` only when every location was symbolized; here one is enough: the
+    /// symbolizer read that object, an address it could not name no reader can, and pprof
+    /// re-symbolizing the whole mapping would replace full Rust paths with DWARF's short names.
+    /// Inlined frames come with the line tables, so `has_inline_frames` follows
+    /// `has_line_numbers`.
+    pub fn build(mut self) -> Profile {
+        for mapping in &mut self.profile.mapping {
+            let Some(resolved) = usize::try_from(mapping.id - 1)
+                .ok()
+                .and_then(|i| self.resolved.get(i))
+            else {
+                continue; // the fake mapping keeps its flags
+            };
+            mapping.has_functions = resolved.functions;
+            mapping.has_filenames = resolved.filenames;
+            mapping.has_line_numbers = resolved.line_numbers;
+            mapping.has_inline_frames = resolved.line_numbers;
+        }
+        self.profile.string_table = self.strings.into_vec();
         self.profile
     }
 
@@ -299,12 +195,31 @@ impl ProfileBuilder {
             line.push(Line {
                 function_id: self.function(frame),
                 line: i64::from(frame.line),
+                column: 0,
             });
         }
+        // Our stacks hold return addresses (the CPU leaf is recorded as pc + 1 for that
+        // reason); Go writes `pc - 1`, inside the call instruction (or the interrupted
+        // instruction itself), which is where pprof's -disasm charges the sample.
+        let mut address = (ip as u64).saturating_sub(1);
+        let mapping_id = match self.mappings.find(address) {
+            Some(i) => {
+                address = self.mappings.all()[i].profile_address(address);
+                let r = &mut self.resolved[i];
+                r.functions |= frames.iter().any(|f| !f.system_name.is_empty());
+                r.filenames |= frames.iter().any(|f| !f.file.is_empty());
+                r.line_numbers |= frames.iter().any(|f| f.line != 0);
+                i as u64 + 1
+            }
+            // The fake catch-all mapping, when there are no real ones.
+            None if self.mappings.all().is_empty() => 1,
+            // Code outside any file-backed mapping (anonymous, JIT): mapping unknown, as Go.
+            None => 0,
+        };
         self.profile.location.push(Location {
             id,
-            mapping_id: 1,
-            address: ip as u64,
+            mapping_id,
+            address,
             line,
             is_folded: false,
         });
@@ -318,9 +233,9 @@ impl ProfileBuilder {
             return id;
         }
         let id = self.profile.function.len() as u64 + 1;
-        let name = self.string(&frame.function);
-        let system_name = self.string(&frame.system_name);
-        let filename = self.string(&frame.file);
+        let name = self.strings.intern(&frame.function);
+        let system_name = self.strings.intern(&frame.system_name);
+        let filename = self.strings.intern(&frame.file);
         self.profile.function.push(Function {
             id,
             name,
@@ -334,32 +249,10 @@ impl ProfileBuilder {
 
     fn value_type(&mut self, ty: &str, unit: &str) -> ValueType {
         ValueType {
-            r#type: self.string(ty),
-            unit: self.string(unit),
+            r#type: self.strings.intern(ty),
+            unit: self.strings.intern(unit),
         }
     }
-
-    fn string(&mut self, s: &str) -> i64 {
-        if let Some(&idx) = self.strings.get(s) {
-            return idx;
-        }
-        let idx = self.profile.string_table.len() as i64;
-        self.profile.string_table.push(s.to_owned());
-        self.strings.insert(s.to_owned(), idx);
-        idx
-    }
-}
-
-/// Serialises and gzips a profile, the form `go tool pprof` expects on the wire.
-pub fn encode_gzip(profile: &Profile) -> Vec<u8> {
-    let raw = profile.encode_to_vec();
-    let mut gz = flate2::write::GzEncoder::new(
-        Vec::with_capacity(raw.len() / 2),
-        flate2::Compression::default(),
-    );
-    // Writing into a Vec cannot fail.
-    let _ = gz.write_all(&raw);
-    gz.finish().unwrap_or_default()
 }
 
 /// Nanoseconds since the Unix epoch, for `time_nanos`.
@@ -367,4 +260,72 @@ pub fn now_nanos() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[inline(never)]
+    fn code_in_this_binary() -> usize {
+        std::hint::black_box(code_in_this_binary as fn() -> usize as usize)
+    }
+
+    /// A stack through our code and libc: each location under its own object's mapping, at
+    /// Go's address (return address - 1), the main binary's in its link-time addresses (those of
+    /// its symbol table, what `go tool pprof -disasm` compares with), libc's at run time; the
+    /// main binary first, and flags set from what was symbolized.
+    #[test]
+    fn locations_point_into_their_objects_mappings() {
+        let ours = code_in_this_binary();
+        let getpid = libc::getpid as *const () as usize;
+        let mut builder = ProfileBuilder::new(&[("samples", "count")], ("cpu", "nanoseconds"), 1);
+        builder.add_sample(&[getpid + 1, ours + 1], vec![1], &[], None);
+        let p = builder.build();
+        let string = |i: i64| p.string_table[i as usize].as_str();
+        let mapping = |id: u64| {
+            p.mapping
+                .iter()
+                .find(|m| m.id == id)
+                .unwrap_or_else(|| panic!("no mapping {id}"))
+        };
+        assert_eq!(p.location.len(), 2);
+        let (in_libc, in_ours) = (&p.location[0], &p.location[1]);
+
+        let exe = std::fs::canonicalize("/proc/self/exe").expect("exe");
+        let data = std::fs::read(&exe).expect("read exe");
+        let file = object::File::parse(&*data).expect("parse exe");
+        let linked = object::Object::symbols(&file)
+            .find(|s| {
+                object::ObjectSymbol::name(s)
+                    .is_ok_and(|n| n.contains("proto5tests19code_in_this_binary"))
+            })
+            .map(|s| object::ObjectSymbol::address(&s))
+            .expect("symbol of code_in_this_binary");
+        assert_eq!(
+            in_ours.address, linked,
+            "link-time address of the main binary"
+        );
+        let main = mapping(in_ours.mapping_id);
+        assert_eq!(string(main.filename), exe.display().to_string());
+        assert_eq!(p.mapping[0], *main, "the main binary comes first");
+        assert!(!string(main.build_id).is_empty());
+        assert!(main.has_functions && main.has_filenames && main.has_line_numbers);
+
+        assert_eq!(in_libc.address, getpid as u64, "run-time address in libc");
+        let libc_map = mapping(in_libc.mapping_id);
+        assert_ne!(libc_map.id, main.id);
+        assert!(string(libc_map.filename).contains("libc"));
+        assert!(libc_map.has_functions, "libc's symbol table names getpid");
+        for l in &p.location {
+            let m = mapping(l.mapping_id);
+            assert!(m.memory_start <= l.address && l.address < m.memory_limit);
+        }
+        // Mappings no location uses say nothing about symbols.
+        assert!(p
+            .mapping
+            .iter()
+            .filter(|m| m.id != main.id && m.id != libc_map.id)
+            .all(|m| !m.has_functions));
+    }
 }

@@ -1,16 +1,21 @@
 //! The HTTP surface: one handler per endpoint of Go's `net/http/pprof`, with Go's parameters
 //! (`seconds`, `debug`), content types, file names and error contract.
+//!
+//! Like Go's handlers, every endpoint answers any method (a POST to `heap` is a heap profile,
+//! parameters may come as a form body), and `/debug/pprof` redirects to `/debug/pprof/` with
+//! 301, as Go's `ServeMux` does for a subtree pattern.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, RawQuery, State};
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
-use axum::Router;
+use axum::extract::{FromRequest, Path, Query, RawQuery, Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::{Form, Router};
 
 use crate::access::require_access;
 use crate::config::PprofConfig;
@@ -21,11 +26,39 @@ use crate::raw_profile::RawProfile;
 use crate::sync_profiles::{self, SyncKind};
 use crate::{cpu, goroutine, symbolize, threads};
 
-/// Query parameters, first value per name as Go's `FormValue`; malformed queries read as empty.
-type Params = Result<Query<HashMap<String, String>>, axum::extract::rejection::QueryRejection>;
+/// Request parameters as Go's `r.FormValue` sees them: a url-encoded form body of a POST, PUT
+/// or PATCH first, then the query; the first value of a name wins. Malformed input reads as
+/// absent, as Go ignores `ParseMultipartForm`'s error there. (Multipart bodies, which Go also
+/// parses, are not read: no pprof client sends them.)
+struct Params(HashMap<String, String>);
 
-fn params(p: Params) -> HashMap<String, String> {
-    p.map(|Query(q)| q).unwrap_or_default()
+impl<S: Send + Sync> FromRequest<S> for Params {
+    type Rejection = Infallible;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let query: Vec<(String, String)> = Query::try_from_uri(req.uri())
+            .map(|Query(q)| q)
+            .unwrap_or_default();
+        let form_body = matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH)
+            && req
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+        let body: Vec<(String, String)> = if form_body {
+            Form::from_request(req, state)
+                .await
+                .map(|Form(f)| f)
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let mut params = HashMap::new();
+        for (name, value) in body.into_iter().chain(query) {
+            params.entry(name).or_insert(value);
+        }
+        Ok(Params(params))
+    }
 }
 
 /// Go's `strconv.Atoi(r.FormValue("debug"))`, errors read as 0.
@@ -81,17 +114,16 @@ pub fn build<S: Clone + Send + Sync + 'static>(config: PprofConfig) -> Router<S>
         contention::set_block_profile_rate(rate);
     }
     let config = Arc::new(config);
+    // `any`: Go's handlers look at no method (only `symbol` reads a POST body).
     Router::new()
-        .route(
-            "/debug/pprof",
-            get(|| async { Redirect::permanent("/debug/pprof/") }),
-        )
-        .route("/debug/pprof/", get(index_page))
-        .route("/debug/pprof/cmdline", get(cmdline))
-        .route("/debug/pprof/profile", get(cpu_profile))
-        .route("/debug/pprof/symbol", get(symbol_get).post(symbol_post))
-        .route("/debug/pprof/trace", get(trace))
-        .route("/debug/pprof/{name}", get(named_profile))
+        .route("/debug/pprof", any(redirect_to_index))
+        .route("/debug/pprof/", any(index_page))
+        .route("/debug/pprof/cmdline", any(cmdline))
+        .route("/debug/pprof/profile", any(cpu_profile))
+        .route("/debug/pprof/symbol", any(symbol))
+        .route("/debug/pprof/trace", any(trace))
+        // A catch-all, so `heap/` or `a/b` get Go's "Unknown profile" rather than a bare 404.
+        .route("/debug/pprof/{*name}", any(named_profile))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&config),
             require_access,
@@ -159,7 +191,39 @@ async fn text_profile(profile: RawProfile) -> Result<Response, PprofError> {
     Ok(text_response(text))
 }
 
-/// `GET /debug/pprof/`.
+/// `/debug/pprof` (no slash): what Go's `ServeMux` answers for a subtree pattern registered
+/// with its slash, `301 Moved Permanently` to the path with the slash, query kept; GET and HEAD
+/// get an HTML content type and GET a short body, as `http.Redirect` writes them.
+async fn redirect_to_index(method: Method, RawQuery(query): RawQuery) -> Response {
+    let location = match query.filter(|q| !q.is_empty()) {
+        Some(q) => format!("/debug/pprof/?{q}"),
+        None => "/debug/pprof/".to_owned(),
+    };
+    let body = if method == Method::GET {
+        format!(
+            "<a href=\"{}\">Moved Permanently</a>.\n\n",
+            index::html_escape(&location)
+        )
+    } else {
+        String::new()
+    };
+    let mut response = (StatusCode::MOVED_PERMANENTLY, body).into_response();
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        headers.insert(header::LOCATION, value);
+    }
+    if method == Method::GET || method == Method::HEAD {
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+    } else {
+        headers.remove(header::CONTENT_TYPE);
+    }
+    response
+}
+
+/// `/debug/pprof/`.
 async fn index_page(State(config): State<Arc<PprofConfig>>) -> Response {
     let runtime = config
         .runtime
@@ -213,12 +277,11 @@ async fn cmdline() -> Response {
     text_response(args.join("\0"))
 }
 
-/// `GET /debug/pprof/profile?seconds=N`: CPU profile (default 30 s, as Go).
+/// `/debug/pprof/profile?seconds=N`: CPU profile (default 30 s, as Go).
 ///
 /// `hz=F` is our extension (Go's handler has none): sample at F Hz instead of 99, for short
 /// profiles of a lightly loaded process where 99 Hz catches too few samples.
-async fn cpu_profile(State(config): State<Arc<PprofConfig>>, query: Params) -> Response {
-    let params = params(query);
+async fn cpu_profile(State(config): State<Arc<PprofConfig>>, Params(params): Params) -> Response {
     let seconds = params
         .get("seconds")
         .and_then(|s| s.parse::<i64>().ok())
@@ -241,9 +304,8 @@ async fn cpu_profile(State(config): State<Arc<PprofConfig>>, query: Params) -> R
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
-/// `GET /debug/pprof/trace`: Go's execution tracer has no counterpart here; say so clearly.
-async fn trace(State(config): State<Arc<PprofConfig>>, query: Params) -> Response {
-    let params = params(query);
+/// `/debug/pprof/trace`: Go's execution tracer has no counterpart here; say so clearly.
+async fn trace(State(config): State<Arc<PprofConfig>>, Params(params): Params) -> Response {
     let seconds = params
         .get("seconds")
         .and_then(|s| s.parse::<f64>().ok())
@@ -257,14 +319,14 @@ async fn trace(State(config): State<Arc<PprofConfig>>, query: Params) -> Respons
     PprofError::TraceUnsupported.into_response()
 }
 
-/// `GET /debug/pprof/symbol?0x1+0x2`.
-async fn symbol_get(RawQuery(query): RawQuery) -> Response {
-    symbol_lookup(query.unwrap_or_default().as_bytes()).await
-}
-
-/// `POST /debug/pprof/symbol` with `0x1+0x2` as the body.
-async fn symbol_post(body: Bytes) -> Response {
-    symbol_lookup(&body).await
+/// `/debug/pprof/symbol`: addresses `0x1+0x2` in the body of a POST, else in the query (Go's
+/// rule: only POST reads the body).
+async fn symbol(method: Method, RawQuery(query): RawQuery, body: Bytes) -> Response {
+    if method == Method::POST {
+        symbol_lookup(&body).await
+    } else {
+        symbol_lookup(query.unwrap_or_default().as_bytes()).await
+    }
 }
 
 /// Go's `Symbol`: "num_symbols: 1" then `0xaddr name` for every address that names a
@@ -307,16 +369,16 @@ fn parse_uint_base0(s: &str) -> Option<u64> {
     }
 }
 
-/// `GET /debug/pprof/{name}`: the named profiles.
+/// `/debug/pprof/{name}`: the named profiles.
 async fn named_profile(
     State(config): State<Arc<PprofConfig>>,
     Path(name): Path<String>,
-    query: Params,
+    Params(params): Params,
 ) -> Response {
     let Some(profile) = NamedProfile::from_name(&name) else {
         return PprofError::UnknownProfile.into_response();
     };
-    serve_named(&config, profile, params(query))
+    serve_named(&config, profile, params)
         .await
         .unwrap_or_else(IntoResponse::into_response)
 }

@@ -5,11 +5,8 @@
 //! bytes into stacks and values, the way `go tool pprof` sees them.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
-
-use prost::Message;
 
 use crate::proto;
 use crate::Error;
@@ -210,20 +207,8 @@ impl Profile {
         if bytes.is_empty() {
             return Err(corrupt("the file is empty".into()));
         }
-        let raw;
-        let body: &[u8] = if bytes.starts_with(&[0x1f, 0x8b]) {
-            let mut out = Vec::new();
-            flate2::read::MultiGzDecoder::new(bytes)
-                .take(MAX_DECODED_BYTES)
-                .read_to_end(&mut out)
-                .map_err(|e| corrupt(format!("gzip data is damaged: {e}")))?;
-            raw = out;
-            &raw
-        } else {
-            bytes
-        };
-        let message = proto::Profile::decode(body)
-            .map_err(|e| corrupt(format!("protobuf decoding failed: {e}")))?;
+        let message =
+            proto::decode(bytes, MAX_DECODED_BYTES).map_err(|e| corrupt(e.to_string()))?;
         Self::from_message(message).map_err(corrupt)
     }
 

@@ -26,7 +26,7 @@ static THREADCREATE_PROFILE: ContentionProfile = ContentionProfile::new(1);
 pub fn threadcreate_profile() -> &'static ContentionProfile {
     // Referencing the interposer keeps its object file in the link (see the module doc).
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    std::hint::black_box(interpose::pthread_create as usize);
+    std::hint::black_box(interpose::pthread_create as *const () as usize);
     &THREADCREATE_PROFILE
 }
 
@@ -63,7 +63,7 @@ mod interpose {
             // definition after this object, i.e. glibc's.
             addr = unsafe { libc::dlsym(libc::RTLD_NEXT, c"pthread_create".as_ptr()) } as usize;
             // Never call ourselves: that would recurse forever.
-            if addr == 0 || addr == pthread_create as usize {
+            if addr == 0 || addr == pthread_create as *const () as usize {
                 return None;
             }
             REAL.store(addr, Ordering::Release);

@@ -2,7 +2,15 @@
 //! the process-wide [`block_profile`] like Go's block profile.
 //!
 //! Sampling follows Go's `runtime.SetBlockProfileRate(rate)`: a wait of `rate` nanoseconds or
-//! more is always recorded, a shorter one with probability `duration / rate`; 0 disables.
+//! more is always recorded, a shorter one with probability `duration / rate`, and then counted
+//! as Go counts it since 1.17 (`rate / duration` events of `rate` ns, which removes the bias of
+//! sampling short waits); 0 disables.
+//!
+//! Like Go, the block profile charges the *waiter*: the stack recorded is the one that waited.
+//! [`blocked`] times any future, so it covers every async wait a request can sit in: channel
+//! `recv`/`send`, `Semaphore::acquire`, a `oneshot::Receiver`, `watch::Receiver::wait_for`,
+//! `Notify::notified`, `tokio::sync::Mutex::lock`. [`crate::Condvar`] and the contended path of
+//! [`crate::Mutex`] record here too, as Go's `sync.Cond.Wait` and `sync.Mutex.Lock` do.
 
 use std::future::Future;
 use std::task::Poll;
@@ -43,7 +51,7 @@ pub async fn blocked<F: Future>(wait: F) -> F::Output {
     })
     .await;
     if let Some(since) = blocked_since {
-        record_blocked(since.elapsed());
+        record_blocked(duration_ns(since.elapsed()));
     }
     output
 }
@@ -53,22 +61,33 @@ pub async fn blocked<F: Future>(wait: F) -> F::Output {
 pub fn blocked_sync<R>(wait: impl FnOnce() -> R) -> R {
     let since = Instant::now();
     let output = wait();
-    record_blocked(since.elapsed());
+    record_blocked(duration_ns(since.elapsed()));
     output
 }
 
-/// Applies Go's block sampling rule and records the caller's stack.
+fn duration_ns(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// True when the block profile is recording (rate > 0); lets callers skip taking timestamps.
+pub(crate) fn block_profiling() -> bool {
+    BLOCK_PROFILE.rate() != 0
+}
+
+/// Applies Go's block sampling rule (`blockevent`/`saveblockevent`) to a wait of `nanos` and
+/// records the caller's stack.
 #[inline(never)]
-fn record_blocked(delay: Duration) {
+pub(crate) fn record_blocked(nanos: u64) {
     let rate = BLOCK_PROFILE.rate();
-    if rate == 0 {
+    if rate == 0 || nanos == 0 {
         return;
     }
-    let nanos = u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX);
-    if nanos < rate && fast_random() % rate >= nanos {
-        return;
+    if nanos >= rate {
+        BLOCK_PROFILE.record_weighted(RawStack::capture(), 1.0, nanos);
+    } else if fast_random() % rate < nanos {
+        // Sampled with probability nanos/rate: count it as rate/nanos events of `rate` ns each.
+        BLOCK_PROFILE.record_weighted(RawStack::capture(), rate as f64 / nanos as f64, rate);
     }
-    BLOCK_PROFILE.record(RawStack::capture(), delay);
 }
 
 #[cfg(test)]
@@ -77,6 +96,7 @@ mod tests {
 
     #[test]
     fn long_waits_are_always_recorded() {
+        let _serial = crate::TEST_SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         let previous = set_block_profile_rate(1);
         let before: u64 = block_profile()
             .snapshot()

@@ -26,6 +26,14 @@ pub struct ContentionSnapshot {
     pub rate: u64,
 }
 
+/// One bucket as kept: the count is fractional because Go's block profile removes its sampling
+/// bias by adding `rate / delay` events for a sampled short wait (see [`ContentionProfile::record_weighted`]).
+#[derive(Clone, Copy, Debug, Default)]
+struct Bucket {
+    count: f64,
+    delay_ns: u64,
+}
+
 /// Contention events aggregated per stack, with the sampling setting that decides which
 /// events are recorded.
 #[derive(Debug, Default)]
@@ -34,7 +42,7 @@ pub struct ContentionProfile {
     /// without a lock.
     rate: AtomicU64,
     /// Buckets. A plain parking_lot mutex, never a profiled one, so recording cannot recurse.
-    buckets: parking_lot::Mutex<Option<HashMap<RawStack, ContentionRecord>>>,
+    buckets: parking_lot::Mutex<Option<HashMap<RawStack, Bucket>>>,
 }
 
 impl ContentionProfile {
@@ -60,12 +68,19 @@ impl ContentionProfile {
     /// Adds one event waiting `delay` at `stack`.
     pub fn record(&self, stack: RawStack, delay: Duration) {
         let delay_ns = u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX);
+        self.record_weighted(stack, 1.0, delay_ns);
+    }
+
+    /// Adds `count` events (possibly fractional) totalling `delay_ns` at `stack`. The block
+    /// profile uses it as Go's `saveblockevent` does for a sampled wait shorter than the rate:
+    /// `rate / delay` events of `rate` nanoseconds, so totals are unbiased estimates.
+    pub fn record_weighted(&self, stack: RawStack, count: f64, delay_ns: u64) {
         let mut buckets = self.buckets.lock();
         let bucket = buckets
             .get_or_insert_with(HashMap::new)
             .entry(stack)
             .or_default();
-        bucket.count += 1;
+        bucket.count += count;
         bucket.delay_ns = bucket.delay_ns.saturating_add(delay_ns);
     }
 
@@ -75,7 +90,18 @@ impl ContentionProfile {
             .buckets
             .lock()
             .as_ref()
-            .map(|b| b.iter().map(|(s, r)| (s.clone(), *r)).collect())
+            .map(|b| {
+                b.iter()
+                    .map(|(s, r)| {
+                        // Truncated like Go's `int64(bp.count)` in runtime.BlockProfile.
+                        let record = ContentionRecord {
+                            count: r.count as u64,
+                            delay_ns: r.delay_ns,
+                        };
+                        (s.clone(), record)
+                    })
+                    .collect()
+            })
             .unwrap_or_default();
         records.sort_by_key(|r| std::cmp::Reverse(r.1.delay_ns));
         ContentionSnapshot {
@@ -93,6 +119,20 @@ impl ContentionProfile {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// CLOCK_MONOTONIC in nanoseconds: a plain integer timestamp that fits in an atomic (lock
+/// waiters publish when they started waiting). Never 0 on Linux after boot.
+pub(crate) fn now_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: writes only into `ts`, a valid local.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    let secs = u64::try_from(ts.tv_sec).unwrap_or(0);
+    let nanos = u64::try_from(ts.tv_nsec).unwrap_or(0);
+    secs.saturating_mul(1_000_000_000).saturating_add(nanos)
 }
 
 /// A per-thread xorshift generator: sampling decisions must not take a lock or a syscall.

@@ -16,13 +16,15 @@ pub struct IndexEntry {
 pub fn description(name: &str) -> &'static str {
     match name {
         "allocs" => "A sampling of all past memory allocations. Stacks start at the allocating function; trim=0 keeps the standard library's allocating wrappers.",
-        "block" => "Stack traces that led to blocking on synchronization primitives",
-        "cmdline" => "The command line invocation of the current program",
+        // Ours, like Go's, charge the block profile to the waiter and the mutex profile to the
+        // holder (at its unlock); both cover only the `contention` crate's profiled primitives.
+        "block" => "Stack traces that led to blocking on synchronization primitives (profiled mutexes, condition variables, channel, semaphore and oneshot waits; charged to the waiter)",
+        "cmdline" => "The command line invocation of the current program (secret flag values redacted)",
         "goroutine" => "Stack traces of all current goroutines (tokio tasks)",
         "heap" => "A sampling of memory allocations of live objects. You can specify the gc GET parameter to run GC before taking the heap sample (here: jemalloc purges its unused pages; the profile is unchanged, as freed objects leave it at once). Stacks start at the allocating function; trim=0 keeps the standard library's allocating wrappers (RawVec growth, Box::new, ...).",
-        "mutex" => "Stack traces of holders of contended mutexes",
+        "mutex" => "Stack traces of holders of contended mutexes (the delay their waiters accumulated, charged where the holder unlocked)",
         "profile" => "CPU profile. You can specify the duration in the seconds GET parameter. After you get the profile file, use the go tool pprof command to investigate the profile.",
-        "threadcreate" => "Stack traces that led to the creation of new OS threads",
+        "threadcreate" => "Stack traces that led to the creation of new OS threads (every pthread_create since start)",
         "trace" => "A trace of execution of the current program. You can specify the duration in the seconds GET parameter. After you get the trace file, use the go tool trace command to investigate the trace.",
         _ => "",
     }

@@ -212,15 +212,28 @@ impl RawProfile {
                 }
             }
             TextLayout::Contention => {
+                // Go's writeProfileInternal: `--- mutex:` or `--- contention:` (the block
+                // profile's legacy name), `cycles/second=`, for mutex `sampling period=`, then
+                // `cycles count @ pcs` with the *recorded* values; the reader (pprof's
+                // parseContention) multiplies by the sampling period itself. Our delays are
+                // CLOCK_MONOTONIC nanoseconds, so one cycle is one nanosecond and the text's
+                // totals equal the binary profile's exactly.
                 samples.sort_by_key(|s| std::cmp::Reverse(s.values.get(1).copied()));
-                let _ = writeln!(out, "--- {}:", self.name);
-                // Delays are kept in nanoseconds, so one "cycle" is one nanosecond.
+                let header = if self.name == "block" {
+                    "contention"
+                } else {
+                    self.name
+                };
+                let _ = writeln!(out, "--- {header}:");
                 let _ = writeln!(out, "cycles/second=1000000000");
-                if self.name == "mutex" {
+                let divisor = if self.name == "mutex" {
                     let _ = writeln!(out, "sampling period={}", self.period);
-                }
+                    self.period.max(1)
+                } else {
+                    1
+                };
                 for s in samples {
-                    let v = |i: usize| s.values.get(i).copied().unwrap_or(0);
+                    let v = |i: usize| s.values.get(i).copied().unwrap_or(0) / divisor;
                     let _ = write!(out, "{} {} @", v(1), v(0));
                     self.write_stack(&mut out, &s.stack);
                 }

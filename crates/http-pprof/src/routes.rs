@@ -240,7 +240,7 @@ async fn index_page(State(config): State<Arc<PprofConfig>>) -> Response {
             ("heap", heap),
             ("mutex", contention::mutex_profile().len()),
             ("profile", 0),
-            ("threadcreate", threads::thread_names().len()),
+            ("threadcreate", threads::created()),
             ("trace", 0),
         ]
     })

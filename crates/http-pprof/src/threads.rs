@@ -1,24 +1,27 @@
-//! `threadcreate`: Go reports the stacks that created OS threads. Rust does not record where a
-//! thread was spawned, so we answer honestly with what is known: the live threads, counted
-//! per thread name (label `thread`), with no stack.
+//! `threadcreate`: as in Go, one sample per OS thread created since the process started, at the
+//! stack of the code that created it (recorded by the `contention` crate's `pthread_create`
+//! interposer; see `contention::threads`). The main thread, which nobody creates, is not in it.
 
-use crate::raw_profile::{merge_samples, RawProfile, RawSample, TextLayout};
+use crate::raw_profile::{RawProfile, RawSample, TextLayout};
+use crate::symbolize::Frame;
 
-/// Names of the live threads of this process (Linux `/proc/self/task/*/comm`).
-pub fn thread_names() -> Vec<String> {
-    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
-        return Vec::new();
-    };
-    dir.filter_map(Result::ok)
-        .map(|e| {
-            std::fs::read_to_string(e.path().join("comm"))
-                .map(|s| s.trim().to_owned())
-                .unwrap_or_default()
-        })
-        .collect()
+/// Frames of the interposer itself, so each stack starts at the creating code (std's
+/// `Thread::new`, then `thread::Builder::spawn`, then who called it).
+fn is_interposer_frame(frame: &Frame) -> bool {
+    frame.function.starts_with("contention::") || frame.file.contains("/contention/src/")
 }
 
-/// The threadcreate profile: `threadcreate/count` per thread name.
+/// Threads created so far (the index page's count, as Go's `threadcreate` count).
+pub fn created() -> usize {
+    contention::threadcreate_profile()
+        .snapshot()
+        .records
+        .iter()
+        .map(|(_, r)| usize::try_from(r.count).unwrap_or(usize::MAX))
+        .sum()
+}
+
+/// The threadcreate profile: `threadcreate/count` per creating stack.
 pub fn profile() -> RawProfile {
     let mut profile = RawProfile::new(
         "threadcreate",
@@ -27,18 +30,19 @@ pub fn profile() -> RawProfile {
         1,
         TextLayout::Count,
     );
-    profile
-        .comments
-        .push("live threads per name; thread creation stacks are not recorded".into());
-    profile.samples = merge_samples(
-        thread_names()
-            .into_iter()
-            .map(|name| RawSample {
-                stack: Vec::new(),
-                values: vec![1],
-                labels: vec![("thread".into(), name)],
-            })
-            .collect(),
-    );
+    profile.trim = Some(is_interposer_frame);
+    profile.samples = contention::threadcreate_profile()
+        .snapshot()
+        .records
+        .into_iter()
+        // Go's text reader needs at least one address per record; a stack that could not be
+        // walked at all is dropped rather than served as a line pprof rejects.
+        .filter(|(stack, _)| !stack.ips().is_empty())
+        .map(|(stack, record)| RawSample {
+            stack: stack.ips().to_vec(),
+            values: vec![i64::try_from(record.count).unwrap_or(i64::MAX)],
+            labels: Vec::new(),
+        })
+        .collect();
     profile
 }

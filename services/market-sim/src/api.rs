@@ -185,7 +185,8 @@ async fn feed(mut socket: WebSocket, market: Arc<ReferenceMarket>, shutdown: Can
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
                 Some(Ok(_)) => {}
             },
-            update = rx.recv() => match update {
+            // Timed for /debug/pprof/block: a subscriber waiting for the next tick.
+            update = contention::blocked(rx.recv()) => match update {
                 Ok(prices) => {
                     let Ok(msg) = send(&prices) else { break };
                     if socket.send(msg).await.is_err() {

@@ -1,7 +1,9 @@
 //! The reference market: one [`PriceProcess`] per symbol, stepped by a clock task, with the
 //! latest prices readable by the makers and the HTTP API and pushed to WebSocket subscribers.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
+
+use contention::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use exchange_client::Grid;
@@ -18,14 +20,14 @@ pub struct SymbolMarket {
     pub symbol: String,
     /// Tick and lot grid from trading-api's symbol list.
     pub grid: Grid,
-    /// std Mutex: held only for one step or one read, never across an `.await`.
+    /// Profiled (`/debug/pprof/mutex`, `block`): the ticker and every price read share it.
+    /// Held only for one step or one read, never across an `.await`.
     process: Mutex<PriceProcess>,
 }
 
 impl SymbolMarket {
     fn lock(&self) -> MutexGuard<'_, PriceProcess> {
-        // A panic while stepping cannot leave the process half-updated in a way that matters.
-        self.process.lock().unwrap_or_else(|p| p.into_inner())
+        self.process.lock()
     }
 
     /// The latest point of the process.

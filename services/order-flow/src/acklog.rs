@@ -54,7 +54,8 @@ async fn write_batches(
 ) {
     let mut out = tokio::io::BufWriter::new(file);
     let mut line = String::new();
-    while let Some(first) = rx.recv().await {
+    // Timed for /debug/pprof/block: the writer waiting for acknowledged orders.
+    while let Some(first) = contention::blocked(rx.recv()).await {
         let mut next = Some(first);
         while let Some((id, symbol, key_index)) = next {
             line.clear();

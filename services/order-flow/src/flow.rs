@@ -5,7 +5,10 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
+
+// Profiled (`/debug/pprof/mutex`, `block`): every answered order takes `counts`.
+use contention::Mutex;
 use std::time::Duration;
 
 use exchange_client::{load_demo_keys, ClientError, ExchangeClient, Grid, TimeInForce, Upstream};
@@ -72,7 +75,7 @@ pub struct FlowSettings {
 /// What the API reads and writes while the flow runs.
 #[derive(Debug)]
 pub struct FlowState {
-    /// Rate and mix; std Mutex, never held across an `.await`.
+    /// Rate and mix; never held across an `.await`.
     config: Mutex<RateConfig>,
     /// Wakes the scheduler when the rate changes.
     changed: Notify,
@@ -123,12 +126,12 @@ impl FlowState {
 
     /// The current rate and mix.
     pub fn config(&self) -> RateConfig {
-        *self.config.lock().unwrap_or_else(|p| p.into_inner())
+        *self.config.lock()
     }
 
     /// Changes rate and mix; the scheduler picks it up at once.
     pub fn set_config(&self, config: RateConfig) {
-        *self.config.lock().unwrap_or_else(|p| p.into_inner()) = config;
+        *self.config.lock() = config;
         self.changed.notify_one();
     }
 
@@ -139,11 +142,7 @@ impl FlowState {
             connected: !self.down.load(Ordering::Relaxed),
             config: self.config(),
             symbols: self.symbols.get().cloned().unwrap_or_default(),
-            orders: self
-                .counts
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone(),
+            orders: self.counts.lock().clone(),
             reconnects: self.reconnects.load(Ordering::Relaxed),
             acked_orders_log: self.ack_path.get().cloned(),
         }
@@ -155,12 +154,7 @@ impl FlowState {
             .with_label_values(&[population.as_str(), result])
             .inc();
         let key = format!("{}/{result}", population.as_str());
-        *self
-            .counts
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(key)
-            .or_default() += 1;
+        *self.counts.lock().entry(key).or_default() += 1;
     }
 }
 
@@ -196,7 +190,7 @@ struct Flow {
     acklog: AckLog,
     /// Bounds the orders awaiting an answer (`--max-in-flight`).
     in_flight: Arc<Semaphore>,
-    /// Oldest first; std Mutex, never held across an `.await`.
+    /// Oldest first; never held across an `.await`.
     resting: Mutex<VecDeque<Resting>>,
 }
 
@@ -381,10 +375,7 @@ impl Flow {
         self.state.reconnects.fetch_add(1, Ordering::Relaxed);
         self.metrics.reconnects.inc();
         // Orders that rested before the outage may be gone; forget them rather than cancel blindly.
-        self.resting
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
+        self.resting.lock().clear();
         self.refresh_views().await;
         tracing::info!("trading-api is back; resuming the order flow");
     }
@@ -527,14 +518,11 @@ impl Flow {
                             "new" | "open" | "partially_filled" | "resting" | "accepted"
                         );
                     if rests {
-                        flow.resting
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .push_back(Resting {
-                                since: Instant::now(),
-                                order_id: ack.order_id,
-                                account,
-                            });
+                        flow.resting.lock().push_back(Resting {
+                            since: Instant::now(),
+                            order_id: ack.order_id,
+                            account,
+                        });
                     }
                     "accepted"
                 }
@@ -572,7 +560,7 @@ impl Flow {
                 continue;
             }
             let expired: Vec<Resting> = {
-                let mut resting = self.resting.lock().unwrap_or_else(|p| p.into_inner());
+                let mut resting = self.resting.lock();
                 let mut out = Vec::new();
                 while resting
                     .front()

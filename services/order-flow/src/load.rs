@@ -220,10 +220,11 @@ where
                 // idle connection takes it at once, so a busy server makes requests wait here and
                 // that wait counts in the corrected latency.
                 let next = {
-                    let mut due_requests = schedule.lock().await;
+                    // Timed for /debug/pprof/block: connections queue here for the next request.
+                    let mut due_requests = contention::blocked(schedule.lock()).await;
                     tokio::select! {
                         () = cancel.cancelled() => None,
-                        next = due_requests.recv() => next,
+                        next = contention::blocked(due_requests.recv()) => next,
                     }
                 };
                 let Some((seq, due)) = next else { break };

@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use parking_lot::{Condvar, Mutex};
+use contention::{Condvar, Mutex};
 use prometheus::Histogram;
 use tokio::sync::watch;
 

@@ -506,14 +506,11 @@ impl GrowthPath {
         let mut node = &root;
         let mut largest = 0.0f64;
         let mut growth = 0.0;
-        loop {
-            let Some((&id, child)) = node
-                .children
-                .iter()
-                .max_by(|a, b| a.1.growth.total_cmp(&b.1.growth).then(b.0.cmp(a.0)))
-            else {
-                break;
-            };
+        while let Some((&id, child)) = node
+            .children
+            .iter()
+            .max_by(|a, b| a.1.growth.total_cmp(&b.1.growth).then(b.0.cmp(a.0)))
+        {
             if child.growth <= 0.0 || child.growth < 0.5 * largest {
                 break;
             }

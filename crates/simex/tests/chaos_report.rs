@@ -26,13 +26,13 @@ fn run_dir(
     profiles: &[(&str, &str, Handmade)],
 ) -> std::path::PathBuf {
     let dir = root.join(format!("chaos_{scenario}_20260101T000000Z"));
-    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(&dir).expect("run dir");
     let run = serde_json::json!({
         "scenario": scenario, "service": "trading-api", "params": {}, "seconds": 3,
         "rate": 100.0, "budget_p99_ms": 250.0, "services": ["trading-api"],
         "fault": {"id": "chaos-1", "progress": 42}, "faults_left": [], "started": "20260101T000000Z"
     });
-    std::fs::write(dir.join("run.json"), run.to_string()).unwrap();
+    std::fs::write(dir.join("run.json"), run.to_string()).expect("run.json");
     for (i, phase) in ["load", "chaos", "recovery"].iter().enumerate() {
         let failed = ((1.0 - success[i]) * 300.0).round() as u64;
         let errors = if failed > 0 {
@@ -44,8 +44,9 @@ fn run_dir(
             "achieved_rate": 100.0, "success_ratio": success[i], "errors": errors,
             "latency_ms": {"p50": p99[i] / 3.0, "p99": p99[i]}
         });
-        std::fs::write(dir.join(format!("{phase}_load.json")), load.to_string()).unwrap();
-        std::fs::create_dir_all(dir.join(phase)).unwrap();
+        std::fs::write(dir.join(format!("{phase}_load.json")), load.to_string())
+            .expect("load report");
+        std::fs::create_dir_all(dir.join(phase)).expect("phase dir");
     }
     for (phase, profile_type, profile) in profiles {
         profile.write(&dir.join(phase).join(format!(
@@ -91,8 +92,12 @@ fn mutex(book: i64, global: i64) -> Handmade {
 
 fn report_of(dir: &Path) -> (std::process::Output, String) {
     let out = simex(&["chaos", "report", &dir.display().to_string()]);
-    let name = dir.file_name().unwrap().to_str().unwrap();
-    let md = std::fs::read_to_string(dir.parent().unwrap().join(format!("{name}_report.md")))
+    let name = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .expect("a named folder");
+    let root = dir.parent().expect("inside a temp dir");
+    let md = std::fs::read_to_string(root.join(format!("{name}_report.md")))
         .unwrap_or_else(|e| panic!("no report: {e}; stderr {}", text(&out.stderr)));
     (out, md)
 }

@@ -555,7 +555,8 @@ impl GrowthPath {
             if chain.len() >= 4 {
                 break;
             }
-            if krate == last_crate || is_plumbing(frame) || is_closure(frame) {
+            // Closures stay: an async fn's body is one (`leaked_task::{{closure}}`).
+            if krate == last_crate || is_plumbing(frame) {
                 continue;
             }
             chain.push(format!("`{frame}`"));

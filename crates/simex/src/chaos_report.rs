@@ -322,11 +322,12 @@ fn windows(dir: &Path, profile_type: &str, service: &str) -> Windows {
 }
 
 /// The smallest growth per second of window that counts, by profile type: 5% of a core or of
-/// one waiting task for times, 256 KiB/s of live heap, 1 MiB/s allocated, 5 tasks/s.
+/// one waiting task for times, 2 MiB/s of live heap, 1 MiB/s allocated, 5 tasks/s.
 pub fn floor_per_second(profile_type: &str, unit: &str) -> f64 {
     match (profile_type, unit) {
         (_, "nanoseconds") => 0.05e9,
-        ("heap", "bytes") => 256.0 * 1024.0,
+        // Buffers of a busy service come and go by a megabyte or two within seconds.
+        ("heap", "bytes") => 2.0 * 1024.0 * 1024.0,
         (_, "bytes") => 1024.0 * 1024.0,
         ("goroutine", _) => 5.0,
         _ => 1.0,
@@ -806,7 +807,7 @@ impl Report {
             md,
             "Each profile type of each service, fault window against load window (same load, {} s each), in absolute terms. \
              Score: the growth over the larger of the load window's total and a floor (5% of a core or of one waiting task, \
-             256 KiB/s live heap, 1 MiB/s allocated, 5 tasks/s); below {MIN_SCORE} it is noise and not listed.",
+             2 MiB/s live heap, 1 MiB/s allocated, 5 tasks/s); below {MIN_SCORE} it is noise and not listed.",
             run.seconds
         )?;
         writeln!(md)?;

@@ -248,8 +248,8 @@ chaos-all: service-bins ## Run every experiment in chaos/experiments (journals i
 	done; echo "chaos-all: $$failed experiment(s) not completed"; [ $$failed -eq 0 ]
 
 .PHONY: chaos-flamegraph
-chaos-flamegraph: service-bins ## SCENARIO (cpu-burn) profiled: baseline, load, chaos, recovery; diffs; one report
-	SIMEX=$(SIMEX) ORDER_FLOW_BIN=$(dir $(SIMEX))order-flow PROFILE_DIR=$(PROFILE_DIR) \
+chaos-flamegraph: service-bins ## SCENARIO (cpu-burn) profiled in baseline, load, fault, recovery; a report that names what grew
+	@SIMEX=$(SIMEX) ORDER_FLOW_BIN=$(dir $(SIMEX))order-flow PROFILE_DIR=$(PROFILE_DIR) \
 		chaos/chaos-flamegraph.sh $(SCENARIO)
 
 ##@ Help

@@ -353,7 +353,8 @@ pub fn analyze(input: Input<'_>, base: Option<Input<'_>>) -> Analysis {
         let base_summary = StackSummary::new(b.profile, b.index);
         let base_frames = FrameTable::new(b.profile);
         let base_attr = attribute(b.profile, b.index, kind, &base_frames);
-        let functions = Comparison::new(&base_summary, &summary, &sample_type.unit, HOTSPOT_COUNT);
+        let functions = Comparison::new(&base_summary, &summary, &sample_type.unit, HOTSPOT_COUNT)
+            .with_durations(b.profile.duration, profile.duration);
         let mut cats: Vec<(Category, f64)> = Category::ALL
             .iter()
             .map(|&c| {
@@ -1492,44 +1493,59 @@ impl Analysis {
     }
 }
 
+/// The "compared with" section: absolute change per function in the profile's unit (what grew
+/// is a regression), the share change in percentage points beside it.
 fn write_comparison(md: &mut String, cmp: &BaseComparison, unit: &str) -> std::fmt::Result {
     writeln!(md, "## ⚖️ Compared with `{}`", cmp.base)?;
     writeln!(md)?;
     let f = &cmp.functions;
     writeln!(
         md,
-        "Base total {}, this profile {}. Shares are normalised to each profile's total.",
+        "Base total {}, this profile {} ({}). {}",
         format_value(f.base_total as f64, unit),
-        format_value(f.new_total as f64, unit)
+        format_value(f.new_total as f64, unit),
+        f.amount((f.new_total - f.base_total) as f64),
+        f.method_note()
     )?;
+    if let Some(note) = f.duration_note() {
+        writeln!(md)?;
+        writeln!(md, "{note}")?;
+    }
     writeln!(md)?;
     if f.is_unchanged() && cmp.categories.is_empty() {
         writeln!(
             md,
-            "**No change:** no function or category moved by {} percentage points or more.",
+            "**No change:** no function moved by {}% of the total or more, and no category's share by {} percentage points.",
+            crate::diff::SIGNIFICANT_FRACTION * 100.0,
             crate::diff::SIGNIFICANT_POINTS
         )?;
         writeln!(md)?;
         return Ok(());
     }
     for (title, list) in [
-        ("Regressions (share grew)", &f.regressions),
-        ("Improvements (share shrank)", &f.improvements),
+        ("Regressions (grew)", &f.regressions),
+        ("Improvements (shrank)", &f.improvements),
     ] {
         writeln!(md, "### {title}")?;
         writeln!(md)?;
         if list.is_empty() {
             writeln!(md, "None.")?;
         } else {
-            writeln!(md, "| Δ points | Base % | New % | Function |")?;
-            writeln!(md, "|---:|---:|---:|---|")?;
+            writeln!(
+                md,
+                "| Change | Base | New | Share base → new (Δ pp) | Function |"
+            )?;
+            writeln!(md, "|---:|---:|---:|---:|---|")?;
             for d in list {
                 writeln!(
                     md,
-                    "| {:+.2} | {:.2} | {:.2} | `{}` |",
-                    d.delta_points,
+                    "| {} | {} | {} | {:.2}% → {:.2}% ({:+.2}) | `{}` |",
+                    f.amount(d.delta_value),
+                    format_value(d.base_value, unit),
+                    format_value(d.new_value, unit),
                     d.base_percent,
                     d.new_percent,
+                    d.delta_points,
                     d.name.replace('|', "\\|").replace('`', "'")
                 )?;
             }
@@ -1537,10 +1553,13 @@ fn write_comparison(md: &mut String, cmp: &BaseComparison, unit: &str) -> std::f
         writeln!(md)?;
     }
     if !cmp.categories.is_empty() {
-        writeln!(md, "### Categories")?;
+        writeln!(
+            md,
+            "### Categories (change in share of the total, percentage points)"
+        )?;
         writeln!(md)?;
         for (c, d) in &cmp.categories {
-            writeln!(md, "- {}: {d:+.2} points", c.title())?;
+            writeln!(md, "- {}: {d:+.2} pp", c.title())?;
         }
         writeln!(md)?;
     }

@@ -279,7 +279,8 @@ fn a_real_difference_is_reported_both_ways() {
         .improvements
         .iter()
         .any(|d| d.name.starts_with("encoding/json")));
-    assert!(c.regressions.iter().all(|d| d.delta_points > 0.0));
+    assert!(c.regressions.iter().all(|d| d.delta_value > 0.0));
+    assert!(c.improvements.iter().all(|d| d.delta_value < 0.0));
 }
 
 fn analyze_fixture(name: &str) -> profile_tools::analyze::Analysis {

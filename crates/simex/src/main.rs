@@ -5,6 +5,8 @@
 //! - [`capture`]: `profile` fetches a profile from a running service and makes its files.
 //! - [`toolkit`]: `flamegraph`, `diff`, `analyze`, `top`, `serve` over any pprof file.
 //! - [`chaos`]: `chaos run`, `chaos list`, `chaos signal` (Chaos Toolkit experiments).
+//! - [`chaos_flamegraph`]: `chaos flamegraph`, one fault profiled in four phases;
+//!   [`chaos_report`] turns such a run into the report that names what grew (`chaos report`).
 //! - [`services`]: the service names and their ports (one base port).
 //!
 //! Exit codes: 0 success, 1 runtime failure (bad input, service not running, unwritable output;
@@ -12,6 +14,8 @@
 
 mod capture;
 mod chaos;
+mod chaos_flamegraph;
+mod chaos_report;
 mod services;
 mod supervisor;
 mod toolkit;
@@ -23,6 +27,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
+use profile_tools::diff::Normalize;
 use profile_tools::SampleIndex;
 
 use capture::{CaptureRequest, ProfileType};
@@ -139,6 +144,15 @@ enum ChaosCommand {
         #[arg(long)]
         fail_fast: bool,
     },
+    /// One fault profiled in four phases (baseline, load, fault, recovery) and a report that
+    /// names what grew (what `make chaos-flamegraph` runs). Exits 1 unless the steady state
+    /// held during and after the fault.
+    Flamegraph(ChaosFlamegraphArgs),
+    /// (Re)write the report of a `chaos flamegraph` run folder and print its summary line.
+    Report {
+        /// The run folder, `flamegraphs/chaos_<scenario>_<time>`.
+        dir: PathBuf,
+    },
     /// List the experiments in a directory.
     List {
         /// The directory.
@@ -187,6 +201,115 @@ enum ChaosCommand {
         #[command(flatten)]
         run: RunArgs,
     },
+}
+
+/// `simex chaos flamegraph` flags; the environment variables are those chaos-flamegraph.sh
+/// has always read.
+#[derive(Debug, Clone, Args)]
+struct ChaosFlamegraphArgs {
+    /// The fault: cpu-burn, memory-leak, task-leak, latency, errors, lock-contention,
+    /// slow-journal, alloc-churn, json-heavy, regex-hot, fmt-heavy, hash-heavy.
+    #[arg(default_value = "cpu-burn")]
+    scenario: String,
+    /// Window of every phase's profiles, seconds.
+    #[arg(long, env = "CHAOS_PROFILE_SECONDS", default_value_t = 30)]
+    seconds: u64,
+    /// Orders per second of load.
+    #[arg(long, env = "CHAOS_LOAD_RATE", default_value_t = 300.0)]
+    rate: f64,
+    /// The service the fault goes into.
+    #[arg(long, env = "CHAOS_SERVICE", default_value = "trading-api")]
+    service: String,
+    /// The fault's parameters (JSON object).
+    #[arg(long, env = "CHAOS_PARAMS", default_value = "{}")]
+    params: String,
+    /// Steady-state budget: p99 order latency in milliseconds.
+    #[arg(long, env = "CHAOS_P99_MS", default_value_t = 250.0)]
+    p99_budget_ms: f64,
+    /// Where the run folder and the report go.
+    #[arg(long, env = "PROFILE_DIR", default_value = "flamegraphs")]
+    out_dir: PathBuf,
+    /// Services to profile, comma separated (default: all three).
+    #[arg(
+        long,
+        env = "CHAOS_PROFILE_SERVICES",
+        default_value = "trading-api,market-sim,order-flow"
+    )]
+    profile_services: String,
+    /// Profile types to capture, comma separated (default: all six).
+    #[arg(
+        long,
+        env = "CHAOS_PROFILE_TYPES",
+        default_value = "cpu,heap,allocs,goroutine,block,mutex"
+    )]
+    types: String,
+    /// Skip the idle baseline phase (the diagnosis compares load with fault).
+    #[arg(long, env = "CHAOS_SKIP_BASELINE")]
+    no_baseline: bool,
+    /// Seconds of load, and of fault, before a window opens.
+    #[arg(long, env = "CHAOS_WARMUP_SECONDS", default_value_t = 2.0)]
+    warmup: f64,
+    /// The order-flow binary (default: beside this simex).
+    #[arg(long, env = "ORDER_FLOW_BIN")]
+    order_flow: Option<PathBuf>,
+    /// Demo keys for the load generator (default: SIMEX_DATA_ROOT/trading-api/demo-keys.json).
+    #[arg(long)]
+    keys: Option<PathBuf>,
+    /// Data folder of `simex up`, where the demo keys are.
+    #[arg(long, env = "SIMEX_DATA_ROOT", default_value = "data")]
+    data_dir: PathBuf,
+    /// trading-api's port; market-sim and order-flow take the next two.
+    #[arg(long, env = "SIMEX_BASE_PORT", default_value_t = DEFAULT_BASE_PORT)]
+    base_port: u16,
+}
+
+impl ChaosFlamegraphArgs {
+    fn options(&self) -> Result<chaos_flamegraph::Options> {
+        let list = |text: &str| -> Vec<String> {
+            text.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        let params: serde_json::Value = serde_json::from_str(&self.params)
+            .with_context(|| format!("--params / CHAOS_PARAMS is not JSON: {}", self.params))?;
+        let types = list(&self.types);
+        if let Some(bad) = types
+            .iter()
+            .find(|t| !chaos_report::TYPES.contains(&t.as_str()))
+        {
+            bail!(
+                "unknown profile type {bad:?}; types: {}",
+                chaos_report::TYPES.join(", ")
+            );
+        }
+        let order_flow = match &self.order_flow {
+            Some(path) => path.clone(),
+            None => std::env::current_exe()
+                .context("finding the simex binary")?
+                .with_file_name("order-flow"),
+        };
+        Ok(chaos_flamegraph::Options {
+            scenario: self.scenario.clone(),
+            service: self.service.clone(),
+            params,
+            seconds: self.seconds.max(1),
+            rate: self.rate,
+            budget_p99_ms: self.p99_budget_ms,
+            out_dir: self.out_dir.clone(),
+            ports: Ports::new(self.base_port)?,
+            keys: self
+                .keys
+                .clone()
+                .unwrap_or_else(|| self.data_dir.join("trading-api/demo-keys.json")),
+            order_flow,
+            services: list(&self.profile_services),
+            types,
+            baseline: !self.no_baseline,
+            warmup: self.warmup,
+        })
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -251,8 +374,9 @@ enum Command {
         #[arg(long)]
         title: Option<String>,
     },
-    /// Compare two profiles: a differential flamegraph plus the largest regressions and
-    /// improvements (per-function share, normalised to each total).
+    /// Compare two profiles: a differential flamegraph plus the functions that grew and shrank,
+    /// in the profiles' unit (seconds of CPU, bytes, seconds of waiting, counts), with the
+    /// change in share beside it.
     Diff {
         /// The earlier profile.
         base: PathBuf,
@@ -265,6 +389,11 @@ enum Command {
         /// Sample type for both profiles (position or name).
         #[arg(long)]
         sample_index: Option<SampleIndex>,
+        /// Make the amounts comparable instead of absolute: `total` scales the base to the new
+        /// total (shifts in share), `rate` divides each by its duration (per second of wall
+        /// time). Bare `--normalize` means `total`. Default: absolute (`none`).
+        #[arg(long, num_args = 0..=1, default_value = "none", default_missing_value = "total")]
+        normalize: Normalize,
     },
     /// Analyze profiles: writes `{stem}_analysis.md` next to each (summary, hotspots,
     /// recommendations, next steps).
@@ -373,6 +502,18 @@ fn main() -> ExitCode {
             chaos::wait_ready(&url, Duration::from_secs(timeout))
         }
         Command::Chaos(ChaosCommand::List { dir }) => chaos::list(&dir),
+        Command::Chaos(ChaosCommand::Flamegraph(args)) => {
+            match args.options().and_then(|o| chaos_flamegraph::run(&o)) {
+                Ok(chaos_report::Verdict::Completed) => Ok(()),
+                Ok(_) => return ExitCode::FAILURE,
+                Err(e) => Err(e),
+            }
+        }
+        Command::Chaos(ChaosCommand::Report { dir }) => match chaos_report::report_command(&dir) {
+            Ok(chaos_report::Verdict::Completed) => Ok(()),
+            Ok(_) => return ExitCode::FAILURE,
+            Err(e) => Err(e),
+        },
         Command::Chaos(ChaosCommand::Signal {
             service,
             signal,
@@ -390,7 +531,14 @@ fn main() -> ExitCode {
             new,
             output,
             sample_index,
-        } => toolkit::diff(&base, &new, output, sample_index.unwrap_or_default()),
+            normalize,
+        } => toolkit::diff(
+            &base,
+            &new,
+            output,
+            sample_index.unwrap_or_default(),
+            normalize,
+        ),
         Command::Analyze {
             profiles,
             json,

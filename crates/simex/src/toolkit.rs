@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use profile_tools::analyze::{self, Input};
+use profile_tools::diff::{CompareOptions, Comparison, Normalize};
 use profile_tools::files::{self, ArtifactName};
 use profile_tools::flamegraph::{self, FlamegraphConfig};
-use profile_tools::stacks::StackSummary;
-use profile_tools::{diff::Comparison, Profile, SampleIndex};
+use profile_tools::{Profile, SampleIndex};
 
 /// A loaded profile with the sample type resolved.
 struct Loaded {
@@ -116,8 +116,15 @@ fn diff_stem(base: &Path, new: &Path) -> String {
     )
 }
 
-/// `simex diff`.
-pub fn diff(base: &Path, new: &Path, output: Option<PathBuf>, index: SampleIndex) -> Result<()> {
+/// `simex diff`: the differential flamegraph and the per-function changes, absolute unless
+/// `normalize` says otherwise (the text says which).
+pub fn diff(
+    base: &Path,
+    new: &Path,
+    output: Option<PathBuf>,
+    index: SampleIndex,
+    normalize: Normalize,
+) -> Result<()> {
     let b = load(base, &index)?;
     let n = load(new, &index)?;
     let base_type = &b.profile.sample_types[b.index];
@@ -131,6 +138,16 @@ pub fn diff(base: &Path, new: &Path, output: Option<PathBuf>, index: SampleIndex
             new_type.unit
         );
     }
+    let comparison = Comparison::of_profiles(
+        &b.profile,
+        b.index,
+        &n.profile,
+        n.index,
+        &CompareOptions {
+            normalize,
+            limit: 15,
+        },
+    )?;
     let output = output.unwrap_or_else(|| {
         let dir = new.parent().unwrap_or(Path::new(""));
         dir.join(format!("{}.svg", diff_stem(base, new)))
@@ -142,12 +159,6 @@ pub fn diff(base: &Path, new: &Path, output: Option<PathBuf>, index: SampleIndex
         files::profile_stem(new)
     );
     let svg = flamegraph::render_diff(&b.profile, b.index, &n.profile, n.index, &title)?;
-    let comparison = Comparison::new(
-        &StackSummary::new(&b.profile, b.index),
-        &StackSummary::new(&n.profile, n.index),
-        &new_type.unit,
-        15,
-    );
     let text = format!(
         "simex diff {} {}\n{}",
         base.display(),

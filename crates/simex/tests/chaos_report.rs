@@ -1,0 +1,218 @@
+//! `simex chaos report DIR` on hand-built run folders: the first finding names what grew from
+//! the load to the fault window, in the profile's unit, whether it went away, and the verdict
+//! follows the p99 budget with its numbers.
+
+mod common;
+#[path = "../../profile-tools/tests/common/handmade.rs"]
+mod handmade;
+
+use std::path::Path;
+
+use common::{simex, text, TempDir};
+use handmade::Handmade;
+
+const ROOT: &[&str] = &["start_thread", "std::sys::thread::start"];
+
+fn stack<'a>(tail: &[&'a str]) -> Vec<&'a str> {
+    ROOT.iter().copied().chain(tail.iter().copied()).collect()
+}
+
+/// A run folder with `run.json`, load reports and the given profiles per phase.
+fn run_dir(
+    root: &Path,
+    scenario: &str,
+    p99: [f64; 3],
+    success: [f64; 3],
+    profiles: &[(&str, &str, Handmade)],
+) -> std::path::PathBuf {
+    let dir = root.join(format!("chaos_{scenario}_20260101T000000Z"));
+    std::fs::create_dir_all(&dir).expect("run dir");
+    let run = serde_json::json!({
+        "scenario": scenario, "service": "trading-api", "params": {}, "seconds": 3,
+        "rate": 100.0, "budget_p99_ms": 250.0, "services": ["trading-api"],
+        "fault": {"id": "chaos-1", "progress": 42}, "faults_left": [], "started": "20260101T000000Z"
+    });
+    std::fs::write(dir.join("run.json"), run.to_string()).expect("run.json");
+    for (i, phase) in ["load", "chaos", "recovery"].iter().enumerate() {
+        let failed = ((1.0 - success[i]) * 300.0).round() as u64;
+        let errors = if failed > 0 {
+            serde_json::json!({"503": failed})
+        } else {
+            serde_json::json!({})
+        };
+        let load = serde_json::json!({
+            "achieved_rate": 100.0, "success_ratio": success[i], "errors": errors,
+            "latency_ms": {"p50": p99[i] / 3.0, "p99": p99[i]}
+        });
+        std::fs::write(dir.join(format!("{phase}_load.json")), load.to_string())
+            .expect("load report");
+        std::fs::create_dir_all(dir.join(phase)).expect("phase dir");
+    }
+    for (phase, profile_type, profile) in profiles {
+        profile.write(&dir.join(phase).join(format!(
+            "{profile_type}_profile_trading-api_20260101_000000.pb.gz"
+        )));
+    }
+    dir
+}
+
+fn cpu(handler: f64, spin: f64) -> Handmade {
+    let mut h = Handmade::cpu(3.0).cpu_sample(&stack(&["trading_api::api::submit"]), handler);
+    if spin > 0.0 {
+        h = h.cpu_sample(
+            &stack(&[
+                "chaos::scenarios::duty_cycle_loop",
+                "chaos::scenarios::run_loops::{{closure}}",
+                "chaos::scenarios::cpu_burn::spin",
+            ]),
+            spin,
+        );
+    }
+    h
+}
+
+fn mutex(book: i64, global: i64) -> Handmade {
+    Handmade::new(&[("contentions", "count"), ("delay", "nanoseconds")])
+        .duration(3.0)
+        .sample(
+            &stack(&[
+                "trading_api::venue::Venue::execute",
+                "trading_api::venue::lock_book",
+            ]),
+            &[10, book],
+        )
+        .sample(
+            &stack(&[
+                "trading_api::venue::Venue::execute",
+                "trading_api::venue::LockChaos::serialize",
+            ]),
+            &[10, global],
+        )
+}
+
+fn report_of(dir: &Path) -> (std::process::Output, String) {
+    let out = simex(&["chaos", "report", &dir.display().to_string()]);
+    let name = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .expect("a named folder");
+    let root = dir.parent().expect("inside a temp dir");
+    let md = std::fs::read_to_string(root.join(format!("{name}_report.md")))
+        .unwrap_or_else(|e| panic!("no report: {e}; stderr {}", text(&out.stderr)));
+    (out, md)
+}
+
+fn line<'a>(md: &'a str, prefix: &str) -> &'a str {
+    md.lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no line {prefix:?} in:\n{md}"))
+}
+
+#[test]
+fn cpu_burn_is_named_with_its_growth_and_the_failed_steady_state() {
+    let tmp = TempDir::new("chaos-report-cpu");
+    let dir = run_dir(
+        &tmp.0,
+        "cpu-burn",
+        [41.0, 940.0, 45.0],
+        [1.0, 1.0, 1.0],
+        &[
+            ("load", "cpu", cpu(0.5, 0.0)),
+            ("chaos", "cpu", cpu(0.5, 2.9)),
+            ("recovery", "cpu", cpu(0.5, 0.0)),
+            // Lock waits grow a little too (CPU starvation); far below the floor, not a finding.
+            ("load", "mutex", mutex(1_000_000, 0)),
+            ("chaos", "mutex", mutex(9_000_000, 0)),
+            ("recovery", "mutex", mutex(1_000_000, 0)),
+        ],
+    );
+    let (out, md) = report_of(&dir);
+    assert!(!out.status.success(), "a failed steady state exits 1");
+    let summary = text(&out.stdout);
+    assert_eq!(summary.lines().count(), 1, "one summary line: {summary}");
+    assert!(
+        summary.contains("FAILED") && summary.contains("cpu_burn::spin"),
+        "{summary}"
+    );
+    let verdict = line(&md, "**Verdict:");
+    assert!(verdict.contains("failed"), "{verdict}");
+    assert!(verdict.contains("940.0 ms > budget 250 ms"), "{verdict}");
+    let shows = line(&md, "2. **Shows in:**");
+    assert!(shows.contains("CPU profile of trading-api"), "{shows}");
+    assert!(
+        shows.contains("`chaos::scenarios::cpu_burn::spin`"),
+        "{shows}"
+    );
+    assert!(shows.contains("+2.90s"), "{shows}");
+    assert!(shows.contains("duty_cycle_loop"), "{shows}");
+    let after = line(&md, "3. **After removal:**");
+    assert!(after.starts_with("3. **After removal:** gone"), "{after}");
+    assert!(
+        md.contains("## mutex (lock contention)"),
+        "a mutex section:\n{md}"
+    );
+    assert!(dir.join("diff_cpu_trading-api_load_to_chaos.svg").is_file());
+    assert!(dir.join("report.json").is_file());
+}
+
+#[test]
+fn lock_contention_is_read_from_the_mutex_delta_and_still_there_is_said() {
+    let tmp = TempDir::new("chaos-report-mutex");
+    let dir = run_dir(
+        &tmp.0,
+        "lock-contention",
+        [30.0, 120.0, 35.0],
+        [1.0, 1.0, 1.0],
+        &[
+            ("load", "mutex", mutex(10_000_000, 0)),
+            ("chaos", "mutex", mutex(400_000_000, 5_000_000_000)),
+            // The lock is still contended after the fault was removed.
+            ("recovery", "mutex", mutex(10_000_000, 4_000_000_000)),
+        ],
+    );
+    let (out, md) = report_of(&dir);
+    assert!(out.status.success(), "within budget: {}", text(&out.stdout));
+    assert!(line(&md, "**Verdict:").contains("completed"), "{md}");
+    let shows = line(&md, "2. **Shows in:**");
+    assert!(shows.contains("mutex (lock contention) profile"), "{shows}");
+    assert!(shows.contains("LockChaos::serialize"), "{shows}");
+    assert!(shows.contains("+5.00s (seconds of waiting)"), "{shows}");
+    let after = line(&md, "3. **After removal:**");
+    assert!(after.contains("STILL THERE"), "{after}");
+}
+
+#[test]
+fn a_request_layer_fault_is_named_from_latency_when_no_profile_grew() {
+    let tmp = TempDir::new("chaos-report-latency");
+    let dir = run_dir(
+        &tmp.0,
+        "latency",
+        [20.0, 125.0, 21.0],
+        [1.0, 1.0, 1.0],
+        &[
+            ("load", "cpu", cpu(0.5, 0.0)),
+            ("chaos", "cpu", cpu(0.5, 0.0)),
+            ("recovery", "cpu", cpu(0.5, 0.0)),
+        ],
+    );
+    let (_, md) = report_of(&dir);
+    let shows = line(&md, "2. **Shows in:**");
+    assert!(
+        shows.contains("request latency: p99 20.0 ms → 125.0 ms"),
+        "{shows}"
+    );
+    assert!(shows.contains("request layer"), "{shows}");
+
+    let dir = run_dir(&tmp.0, "errors", [20.0, 22.0, 21.0], [1.0, 0.9, 1.0], &[]);
+    let (out, md) = report_of(&dir);
+    assert!(!out.status.success());
+    assert!(
+        line(&md, "**Verdict:").contains("success 90.0% < 99%"),
+        "{md}"
+    );
+    let shows = line(&md, "2. **Shows in:**");
+    assert!(
+        shows.contains("errors: success 100.0% → 90.0% (503 × 30)"),
+        "{shows}"
+    );
+}

@@ -690,8 +690,7 @@ async fn mappings_let_pprof_disassemble_and_place_libc_code_in_libc() {
 /// its build id (Parca's symbolizer and debuginfo upload key on it), every location inside
 /// the mapping it names, and symbolized mappings flagged so neither re-symbolizes them.
 ///
-/// `stacks` says whether every sample must have a stack (Pyroscope drops those without one);
-/// threadcreate has none yet (issue 11 item 8).
+/// `stacks` says whether every sample must have a stack (Pyroscope drops those without one).
 fn assert_fit_for_profile_stores(name: &str, bytes: &[u8], delta: bool, stacks: bool) {
     let p = pprof_proto::decode(bytes, 1 << 30).unwrap_or_else(|e| panic!("{name}: {e}"));
     let s = |i: i64| -> &str {
@@ -816,7 +815,7 @@ async fn every_profile_type_is_fit_for_parca_and_pyroscope() {
         ("/debug/pprof/goroutine", false, true),
         ("/debug/pprof/mutex", false, true),
         ("/debug/pprof/block", false, true),
-        ("/debug/pprof/threadcreate", false, false),
+        ("/debug/pprof/threadcreate", false, true),
         ("/debug/pprof/mutex?seconds=1", true, true),
     ] {
         let response = demo.get(path).await;

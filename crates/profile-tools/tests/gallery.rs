@@ -165,7 +165,7 @@ async fn one_row_per_capture_and_one_entry_per_chaos_run() {
     assert_eq!(captures.len(), 4, "{html}");
     let cpu = captures
         .iter()
-        .find(|r| r.contains("cpu_profile_trading-api_20261125_100000"))
+        .find(|r| r.contains("<div class=\"stem\">cpu_profile_trading-api_20261125_100000</div>"))
         .unwrap();
     for link in [
         "/view/cpu_profile_trading-api_20261125_100000.svg",
@@ -183,7 +183,12 @@ async fn one_row_per_capture_and_one_entry_per_chaos_run() {
     // The chaos run is one entry, newest first, with its phases as columns and its report.
     let runs = rows(&html, "run");
     assert_eq!(runs.len(), 1);
-    assert!(html.find("tr class=\"run\"").unwrap() < html.find("heap_profile_market-sim").unwrap());
+    assert!(
+        html.find("tr class=\"run\"").unwrap()
+            < html
+                .find("<div class=\"stem\">heap_profile_market-sim")
+                .unwrap()
+    );
     let run = runs[0];
     for phase in ["<th>baseline</th>", "<th>chaos</th>", "<th>recovery</th>"] {
         assert!(run.contains(phase), "{phase}");
@@ -315,11 +320,11 @@ async fn chaos_artifacts_reports_views_and_comparisons_are_served() {
     let (status, ctype, svg) = get(app.clone(), &format!("/compare.svg?{q}")).await;
     assert_eq!((status, ctype.as_str()), (StatusCode::OK, "image/svg+xml"));
     assert!(
-        svg.contains(">absolute change"),
+        svg.contains("· absolute change"),
         "the subtitle says absolute"
     );
     let (_, _, svg) = get(app.clone(), &format!("/compare.svg?{q}&normalize=1")).await;
-    assert!(svg.contains(">NORMALISED"));
+    assert!(svg.contains("· NORMALISED"));
 
     // Bad comparisons are 4xx JSON errors.
     let heap = "heap_profile_market-sim_20261125_110000.pb.gz";
@@ -507,7 +512,7 @@ fn in_headless_chromium_the_gallery_groups_filters_renders_and_draws() {
         .await
     });
     // Screenshots are kept (in the target dir when known) so a person can look at them.
-    let shots = std::env::var_os("CARGO_TARGET_TMPDIR")
+    let shots = option_env!("CARGO_TARGET_TMPDIR")
         .map(PathBuf::from)
         .unwrap_or_else(std::env::temp_dir)
         .join("gallery-screenshots");

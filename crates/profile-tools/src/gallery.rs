@@ -982,7 +982,7 @@ fn index_html(listing: &Listing, filters: &Filters, dir: &Path, now: i64) -> Str
         .map(|c| (c.epoch, Row::Capture(c)))
         .chain(listing.chaos_runs.iter().map(|r| (r.epoch, Row::Run(r))))
         .collect();
-    rows.sort_by(|a, b| b.0.cmp(&a.0));
+    rows.sort_by_key(|row| std::cmp::Reverse(row.0));
     body.push_str("<table id=\"rows\" class=\"list\"><thead><tr><th>Time (UTC)</th><th>Service</th><th>Type</th><th>Open</th><th>Compare</th></tr></thead><tbody>");
     for (_, row) in &rows {
         match row {

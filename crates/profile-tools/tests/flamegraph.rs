@@ -224,10 +224,9 @@ fn a_diff_shows_absolute_change_by_default_and_says_when_it_normalises() {
 fn long_diff_titles_fit_and_keep_their_tail_in_the_subtitle() {
     let p = simex("cpu_profile_trading-api_fmt-heavy.pb.gz");
     let title = "Differential CPU profile · trading-api · 3.0s · cpu_profile_trading-api_20261125_100000 → cpu_profile_trading-api_20261125_110000";
-    let svg = String::from_utf8(
-        render_diff(&p, 0.max(p.default_index), &p, p.default_index, title).unwrap(),
-    )
-    .unwrap();
+    let svg =
+        String::from_utf8(render_diff(&p, p.default_index, &p, p.default_index, title).unwrap())
+            .unwrap();
     let shown = text_by_id(&svg, "title");
     // inferno draws the title at 17 px on 1200 px: about 115 characters fit.
     assert!(shown.chars().count() <= 95, "{shown}");

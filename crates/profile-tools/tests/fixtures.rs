@@ -250,7 +250,7 @@ fn flamegraphs_are_valid_svg_with_title_unit_and_script() {
         String::from_utf8(render(&cpu, cpu.default_index, &FlamegraphConfig::default()).unwrap())
             .unwrap();
     assert!(svg.contains("CPU profile · 2.1s"), "duration in title");
-    assert!(svg.contains(" s CPU · "), "hover text in seconds of CPU");
+    assert!(svg.contains(" CPU · "), "hover text in CPU time");
     assert!(svg.contains(" samples)"), "hover text counts samples");
     assert!(svg.contains("encoding/json.Marshal"));
 }

@@ -180,10 +180,13 @@ profile-diff: ## Differential flamegraph of BASE=... NEW=... (default: the newes
 	@scripts/profile-diff.sh $(BASE) $(NEW)
 
 .PHONY: profile-clean
-profile-clean: ## Delete captured profiles, flamegraphs, reports and diffs in PROFILE_DIR
+profile-clean: ## Delete captured profiles, flamegraphs, reports, diffs and chaos runs in PROFILE_DIR
 	@if [ -d $(PROFILE_DIR) ]; then \
-		n=$$(find $(PROFILE_DIR) -maxdepth 1 -type f \( -name '*.pb.gz' -o -name '*.pprof' -o -name '*.svg' -o -name '*_analysis.md' -o -name '*_top.txt' -o -name 'diff_*.txt' -o -name '.*.tmp' \) -print -delete | wc -l); \
-		echo "removed $$n files from $(PROFILE_DIR)/"; \
+		n=$$(find $(PROFILE_DIR) -maxdepth 1 -type f \( -name '*.pb.gz' -o -name '*.pprof' -o -name '*.svg' -o -name '*_analysis.md' -o -name '*_top.txt' -o -name 'diff_*.txt' -o -name 'chaos_*_report.md' -o -name '.*.tmp' \) -print -delete | wc -l); \
+		runs=$$(find $(PROFILE_DIR) -mindepth 1 -maxdepth 1 -type d -name 'chaos_*' | wc -l); \
+		m=$$(find $(PROFILE_DIR) -mindepth 2 -path '$(PROFILE_DIR)/chaos_*' -type f | wc -l); \
+		find $(PROFILE_DIR) -mindepth 1 -maxdepth 1 -type d -name 'chaos_*' -exec rm -rf {} +; \
+		echo "removed $$n files and $$runs chaos runs ($$m files) from $(PROFILE_DIR)/"; \
 	else echo "nothing to clean: no $(PROFILE_DIR)/"; fi
 
 .PHONY: profile-help

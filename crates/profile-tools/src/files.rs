@@ -5,6 +5,10 @@
 //! Diffs are `diff_{…}.svg` / `diff_{…}.txt`. Service names never contain `_`; the timestamp is
 //! `YYYYMMDD_HHMMSS` in UTC, so names sort by time.
 //!
+//! A chaos run (`chaos/chaos-flamegraph.sh`) writes a directory `chaos_{scenario}_{ts}/` (`ts` is
+//! `YYYYMMDDTHHMMSSZ`) with one sub-directory of captures per phase and its diffs, and its
+//! report beside it as `chaos_{scenario}_{ts}_report.md`; [`ChaosRunName`] reads both.
+//!
 //! Every write goes to a temporary file in the same directory and is renamed into place, so an
 //! interrupted run never leaves a half-written artifact behind.
 
@@ -63,8 +67,9 @@ impl ArtifactName {
     /// Parses a bare file name (no directories). Returns `None` for files that are not
     /// profiles, flamegraphs, reports, top listings or diffs.
     pub fn parse(file_name: &str) -> Option<Self> {
-        const SUFFIXES: [(&str, ArtifactKind); 7] = [
+        const SUFFIXES: [(&str, ArtifactKind); 8] = [
             ("_analysis.md", ArtifactKind::Report),
+            ("_report.md", ArtifactKind::Report),
             ("_top.txt", ArtifactKind::Top),
             (".pb.gz", ArtifactKind::Profile),
             (".pprof", ArtifactKind::Profile),
@@ -106,6 +111,29 @@ impl ArtifactName {
             }
         }
         Some(name)
+    }
+
+    /// The name without its artifact suffix: every artifact of one capture (profile,
+    /// flamegraph, report, top listing) shares it, and so do a diff's `.svg` and `.txt`.
+    pub fn group_stem(file_name: &str) -> Option<&str> {
+        ArtifactName::parse(file_name)?;
+        [
+            "_analysis.md",
+            "_report.md",
+            "_top.txt",
+            ".pb.gz",
+            ".pprof",
+            ".pb",
+            ".svg",
+            ".txt",
+        ]
+        .iter()
+        .find_map(|suffix| file_name.strip_suffix(suffix))
+    }
+
+    /// Seconds since the Unix epoch of the name's timestamp, when it has a valid one.
+    pub fn epoch(&self) -> Option<i64> {
+        self.timestamp.as_deref().and_then(timestamp_epoch)
     }
 
     /// The conventional capture file stem: `{type}_profile_{service}_{YYYYMMDD_HHMMSS}`.
@@ -182,6 +210,86 @@ pub fn write_atomically_with(
     Ok(())
 }
 
+/// A chaos run's name: `chaos_{scenario}_{YYYYMMDDTHHMMSSZ}` (its directory), optionally
+/// followed by `_report.md` (its report).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChaosRunName {
+    /// `chaos_{scenario}_{ts}`: the directory name, and the key that joins a run's report to it.
+    pub run: String,
+    /// The injected scenario (`cpu-burn`, `lock-contention`, …).
+    pub scenario: String,
+    /// Seconds since the Unix epoch of the run's start.
+    pub epoch: i64,
+}
+
+impl ChaosRunName {
+    /// Parses a chaos directory name or report file name; `None` for anything else.
+    pub fn parse(name: &str) -> Option<Self> {
+        let run = name.strip_suffix("_report.md").unwrap_or(name);
+        let rest = run.strip_prefix("chaos_")?;
+        let (scenario, ts) = rest.rsplit_once('_')?;
+        if scenario.is_empty()
+            || !scenario
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return None;
+        }
+        // `20261202T130000Z`, as `date -u +%Y%m%dT%H%M%SZ` writes it.
+        let digits = ts.strip_suffix('Z')?;
+        let (date, time) = digits.split_once('T')?;
+        let epoch = timestamp_epoch(&format!("{date}_{time}"))?;
+        Some(Self {
+            run: run.to_owned(),
+            scenario: scenario.to_owned(),
+            epoch,
+        })
+    }
+}
+
+/// `YYYYMMDD_HHMMSS` (UTC) to seconds since the Unix epoch; `None` when malformed.
+pub fn timestamp_epoch(ts: &str) -> Option<i64> {
+    let b = ts.as_bytes();
+    if b.len() != 15 || b[8] != b'_' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let s = ts.get(r)?;
+        if s.bytes().all(|c| c.is_ascii_digit()) {
+            s.parse().ok()
+        } else {
+            None
+        }
+    };
+    let (y, mo, d) = (num(0..4)?, num(4..6)?, num(6..8)?);
+    let (h, mi, s) = (num(9..11)?, num(11..13)?, num(13..15)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
+        return None;
+    }
+    Some(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + s)
+}
+
+/// `YYYY-MM-DD HH:MM:SS` for seconds since the Unix epoch (UTC).
+pub fn epoch_display(epoch: i64) -> String {
+    let at = if epoch >= 0 {
+        UNIX_EPOCH + std::time::Duration::from_secs(epoch as u64)
+    } else {
+        UNIX_EPOCH
+    };
+    utc_display(at)
+}
+
+/// Days since 1970-01-01 of a calendar date (Howard Hinnant's days-from-civil).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// `YYYYMMDD_HHMMSS` in UTC.
 pub fn utc_timestamp(at: SystemTime) -> String {
     let (y, mo, d, h, mi, s) = civil(at);
@@ -247,6 +355,51 @@ mod tests {
         assert_eq!(ArtifactName::parse("index.html"), None);
         let plain = ArtifactName::parse("cpu.pprof").expect("any profile");
         assert_eq!(plain.service, None);
+    }
+
+    #[test]
+    fn groups_and_chaos_runs_are_named_by_convention() {
+        for name in [
+            "cpu_profile_trading-api_20261125_192233.pb.gz",
+            "cpu_profile_trading-api_20261125_192233.svg",
+            "cpu_profile_trading-api_20261125_192233_analysis.md",
+            "cpu_profile_trading-api_20261125_192233_top.txt",
+        ] {
+            assert_eq!(
+                ArtifactName::group_stem(name),
+                Some("cpu_profile_trading-api_20261125_192233"),
+                "{name}"
+            );
+        }
+        assert_eq!(
+            ArtifactName::group_stem("diff_a_vs_b.txt"),
+            Some("diff_a_vs_b")
+        );
+        assert_eq!(ArtifactName::group_stem("baseline_load.json"), None);
+        let run = ChaosRunName::parse("chaos_cpu-burn_20261125T192233Z").expect("dir");
+        assert_eq!(run.scenario, "cpu-burn");
+        assert_eq!(
+            utc_timestamp(UNIX_EPOCH + Duration::from_secs(run.epoch as u64)),
+            "20261125_192233"
+        );
+        let report =
+            ChaosRunName::parse("chaos_cpu-burn_20261125T192233Z_report.md").expect("report");
+        assert_eq!(report.run, run.run);
+        assert_eq!(
+            ArtifactName::parse("chaos_cpu-burn_20261125T192233Z_report.md").map(|a| a.artifact),
+            Some(ArtifactKind::Report)
+        );
+        for bad in [
+            "chaos_x",
+            "chaos__20261125T192233Z",
+            "chaos_a_20261325T192233Z",
+            "cpu_profile_x_1.svg",
+            "chaos_a/b_20261125T192233Z",
+        ] {
+            assert_eq!(ChaosRunName::parse(bad), None, "{bad}");
+        }
+        assert_eq!(timestamp_epoch("20261125_192223"), Some(1_795_634_543));
+        assert_eq!(epoch_display(1_795_634_543), "2026-11-25 19:22:23");
     }
 
     #[test]

@@ -233,24 +233,25 @@ fn flamegraphs_are_valid_svg_with_title_unit_and_script() {
             &p,
             p.default_index,
             &FlamegraphConfig {
-                title: None,
                 service: Some("trading-api".into()),
+                ..FlamegraphConfig::default()
             },
         )
         .unwrap(),
     )
     .unwrap();
     assert!(svg.contains("heap profile · trading-api · snapshot"));
-    assert!(svg.contains(" bytes, "), "hover text counts bytes");
+    assert!(
+        svg.contains(" in use · "),
+        "hover text says the unit: {svg}"
+    );
     let cpu = load("go_cpu_json.pb.gz");
     let svg =
         String::from_utf8(render(&cpu, cpu.default_index, &FlamegraphConfig::default()).unwrap())
             .unwrap();
     assert!(svg.contains("CPU profile · 2.1s"), "duration in title");
-    assert!(
-        svg.contains("nanoseconds, "),
-        "hover text counts nanoseconds"
-    );
+    assert!(svg.contains(" CPU · "), "hover text in CPU time");
+    assert!(svg.contains(" samples)"), "hover text counts samples");
     assert!(svg.contains("encoding/json.Marshal"));
 }
 

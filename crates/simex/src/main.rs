@@ -373,6 +373,11 @@ enum Command {
         /// Title instead of the generated "type · service · duration".
         #[arg(long)]
         title: Option<String>,
+        /// Draw every frame: by default the async runtime's plumbing (tokio task harness,
+        /// `Future::poll` chains, hyper/axum/tower layers, closure shims, thread start) is
+        /// collapsed into one `[runtime plumbing]` frame so the application's frames come first.
+        #[arg(long)]
+        full_stacks: bool,
     },
     /// Compare two profiles: a differential flamegraph plus the functions that grew and shrank,
     /// in the profiles' unit (seconds of CPU, bytes, seconds of waiting, counts), with the
@@ -525,7 +530,14 @@ fn main() -> ExitCode {
             output,
             sample_index,
             title,
-        } => toolkit::flamegraph(&input, output, sample_index.unwrap_or_default(), title),
+            full_stacks,
+        } => toolkit::flamegraph(
+            &input,
+            output,
+            sample_index.unwrap_or_default(),
+            title,
+            full_stacks,
+        ),
         Command::Diff {
             base,
             new,

@@ -38,26 +38,39 @@ pub fn flamegraph(
     output: Option<PathBuf>,
     index: SampleIndex,
     title: Option<String>,
+    full_stacks: bool,
 ) -> Result<()> {
     let output = output.unwrap_or_else(|| files::sibling(input, ".svg"));
-    render_flamegraph(input, &output, &index, title)?;
+    render_flamegraph_with(input, &output, &index, title, full_stacks)?;
     println!("{}", output.display());
     Ok(())
 }
 
-/// Renders the profile at `input` as a flamegraph SVG at `output` (written atomically). The
-/// profile is read from its path so our file name decides its kind (heap and allocs, mutex and
-/// block are identical on the wire).
+/// Renders the profile at `input` as a flamegraph SVG at `output` (written atomically), runtime
+/// plumbing collapsed. The profile is read from its path so our file name decides its kind
+/// (heap and allocs, mutex and block are identical on the wire).
 pub fn render_flamegraph(
     input: &Path,
     output: &Path,
     index: &SampleIndex,
     title: Option<String>,
 ) -> Result<()> {
+    render_flamegraph_with(input, output, index, title, false)
+}
+
+/// [`render_flamegraph`], with every frame drawn when `full_stacks` is set.
+pub fn render_flamegraph_with(
+    input: &Path,
+    output: &Path,
+    index: &SampleIndex,
+    title: Option<String>,
+    full_stacks: bool,
+) -> Result<()> {
     let loaded = load(input, index)?;
     let config = FlamegraphConfig {
         title,
         service: service_of(input),
+        full_stacks,
     };
     let svg = flamegraph::render(&loaded.profile, loaded.index, &config)
         .with_context(|| format!("flamegraph of {}", input.display()))?;

@@ -17,6 +17,8 @@
 //! - [`raw_profile`]: deltas and Go's `debug=1` text; [`proto`]: profile.proto and gzip;
 //!   [`symbolize`]: addresses to demangled functions, files, lines, inlined frames (`symtab`:
 //!   full function paths from the ELF symbol table).
+//! - [`labels`]: profile labels (route, symbol) that follow a task into its CPU samples;
+//!   `cfi`: unwind rules for libc and the vDSO, for samples taken there.
 //! - [`jemalloc`]: the allocator glue and [`jemalloc_profiling!`] for binaries.
 //! - [`error`]: [`PprofError`], Go's error contract (`X-Go-Pprof: 1`, exact messages).
 //!
@@ -24,6 +26,7 @@
 //! (token, timeouts) and passes a [`PprofConfig`].
 
 mod access;
+mod cfi;
 pub mod config;
 mod cpu;
 mod cpu_sampler;
@@ -34,6 +37,7 @@ pub mod heap;
 mod index;
 #[cfg(feature = "jemalloc")]
 pub mod jemalloc;
+pub mod labels;
 pub mod proto;
 pub mod raw_profile;
 mod routes;

@@ -131,7 +131,7 @@ async fn clock_gettime_samples_keep_their_caller() {
         .filter(|frames| frames.first().is_some_and(|leaf| is_clock(leaf)))
         .collect();
     assert!(
-        samples.len() >= 20,
+        samples.len() >= 5,
         "too few clock_gettime samples ({}):\n{text}",
         samples.len()
     );

@@ -76,11 +76,12 @@ fn pprof(path: &std::path::Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-/// The percentage `-tags` gives `value` under its key (e.g. ` 50.12%: a`).
+/// The percentage `-tags` gives `value` under its key (e.g. `1.2s (50.12%): a`).
 fn tag_share(tags: &str, value: &str) -> f64 {
     tags.lines()
         .find_map(|l| {
-            let (pct, v) = l.trim().split_once("%: ")?;
+            let (head, v) = l.trim().split_once("%): ")?;
+            let pct = head.rsplit('(').next()?;
             (v.trim() == value).then(|| pct.trim().parse::<f64>().ok())?
         })
         .unwrap_or(0.0)

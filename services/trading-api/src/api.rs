@@ -365,6 +365,7 @@ pub async fn submit_order(
     let symbol = LabelSet::new([(
         "symbol",
         trader.venue.instruments()[request.symbol.0 as usize]
+            .instrument
             .symbol
             .as_str(),
     )]);

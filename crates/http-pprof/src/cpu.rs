@@ -5,6 +5,9 @@
 //! Go counts them); the sampler recovers their callers only where it can prove the addresses
 //! (see [`cpu_sampler`](crate::cpu_sampler)). It never calls libgcc's unwinder, which is where
 //! signal-time unwinding deadlocks or crashes (e.g. while jemalloc records a heap sample).
+//!
+//! Each sample carries the [`labels`](crate::labels) of the task that was running, so
+//! `go tool pprof -tags` / `-tagfocus` can split the profile by route or symbol.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -65,7 +68,7 @@ pub async fn profile(
         cpu_sampler::start(frequency_hz, clock).map_err(|e| PprofError::CpuStart(e.to_string()))?;
     let started = Instant::now();
     let cpu_before = process_cpu_time();
-    let mut counts: HashMap<Vec<usize>, i64> = HashMap::new();
+    let mut counts: HashMap<(Vec<usize>, u32), i64> = HashMap::new();
     let deadline = tokio::time::Instant::now() + duration;
     while tokio::time::Instant::now() < deadline {
         tokio::time::sleep_until(deadline.min(tokio::time::Instant::now() + DRAIN_EVERY)).await;
@@ -97,12 +100,16 @@ pub async fn profile(
         sampled_nanos as f64 / 1e9,
         cpu_used.as_secs_f64()
     ));
+    let mut label_sets: HashMap<u32, Vec<(String, String)>> = HashMap::new();
     profile.samples = counts
         .into_iter()
-        .map(|(stack, count)| RawSample {
+        .map(|((stack, set), count)| RawSample {
             stack,
             values: vec![count, count * period],
-            labels: Vec::new(),
+            labels: label_sets
+                .entry(set)
+                .or_insert_with(|| crate::labels::resolve(set).to_vec())
+                .clone(),
         })
         .collect();
     profile.duration_nanos = i64::try_from(elapsed.as_nanos()).unwrap_or(i64::MAX);

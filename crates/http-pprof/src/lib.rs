@@ -18,6 +18,8 @@
 //!   shared `pprof-proto` messages) with one [`mappings`] entry per loaded object and build id;
 //!   [`symbolize`]: addresses to demangled functions, files, lines, inlined frames (`symtab`:
 //!   full function paths from the ELF symbol table).
+//! - [`labels`]: profile labels (route, symbol) that follow a task into its CPU samples;
+//!   `cfi`: unwind rules for libc and the vDSO, for samples taken there.
 //! - [`jemalloc`]: the allocator glue and [`jemalloc_profiling!`] for binaries.
 //! - [`error`]: [`PprofError`], Go's error contract (`X-Go-Pprof: 1`, exact messages).
 //! - [`task_hooks`]: tokio runtime hooks (spawn sites, polls) the goroutine profile reads;
@@ -27,6 +29,7 @@
 //! (token, timeouts) and passes a [`PprofConfig`].
 
 mod access;
+mod cfi;
 mod cmdline;
 pub mod config;
 mod cpu;
@@ -38,6 +41,7 @@ pub mod heap;
 mod index;
 #[cfg(feature = "jemalloc")]
 pub mod jemalloc;
+pub mod labels;
 pub mod mappings;
 pub mod proto;
 pub mod raw_profile;

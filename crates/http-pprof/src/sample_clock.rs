@@ -14,6 +14,8 @@
 //!    workload that runs in short bursts in step with the tick escapes them: on the test VMs,
 //!    one 6-second profile in four of trading-api under 1000 orders/s got 3 to 17 signals where
 //!    2000 were due (`perf stat -e signal:signal_generate` agreed: the kernel never sent them).
+//!    Above the tick rate, one signal stands for several elapsed intervals; the kernel says how
+//!    many in `si_overrun`, and the sampler weights the sample by them.
 //! 3. `process-timer` — `setitimer(ITIMER_PROF)`, process-wide, the last resort: the same tick
 //!    problem, plus a signal that may land on any thread, an idle one included.
 //!

@@ -13,6 +13,7 @@ use matching::{AccountId, OrderId, OrderType, Price, Qty, RejectReason, Side, Ti
 use serde::Deserialize;
 use serde_json::{json, Value};
 use service_kit::error::{ApiPath, ApiQuery};
+use service_kit::http_pprof::labels::{LabelSet, WithPprofLabels};
 use service_kit::{ApiError, ApiJson};
 
 use crate::journal::JournalError;
@@ -359,7 +360,20 @@ pub async fn submit_order(
     ApiJson(body): ApiJson<SubmitOrderBody>,
 ) -> Result<Response, ApiError> {
     let request = validate_order(&trader.venue, body)?;
-    let outcome = trader.venue.submit(trader.account, request).await?;
+    // CPU samples of this order's work carry `symbol=...` (after validation: known symbols only,
+    // so the label's values stay few).
+    let symbol = LabelSet::new([(
+        "symbol",
+        trader.venue.instruments()[request.symbol.0 as usize]
+            .instrument
+            .symbol
+            .as_str(),
+    )]);
+    let outcome = trader
+        .venue
+        .submit(trader.account, request)
+        .with_pprof_labels(symbol)
+        .await?;
     if let Some(reason) = outcome.rejected {
         return Err(rejection(reason));
     }

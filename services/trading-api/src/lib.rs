@@ -418,6 +418,7 @@ pub struct DemoAccount {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     // Issue 14: demo-keys.json was world-readable (0644) and not synced.
     #[test]

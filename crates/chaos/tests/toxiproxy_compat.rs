@@ -324,6 +324,11 @@ async fn latency_delays_each_chunk_from_its_arrival() {
     assert!(arrivals[0] >= Duration::from_millis(290), "{arrivals:?}");
     // Five chunks 50 ms apart under 300 ms: the last is due at ~0.5 s (serial delays: 1.5 s).
     assert!(last < Duration::from_millis(800), "{arrivals:?}");
+    // Chunk 2 arrived at ~50 ms, so it is due at ~350 ms; delayed after chunk 1 it came at ~600.
+    assert!(
+        arrivals.len() >= 2 && arrivals[1] < Duration::from_millis(500),
+        "{arrivals:?}"
+    );
 }
 
 #[tokio::test]

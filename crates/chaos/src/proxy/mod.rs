@@ -4,7 +4,8 @@
 //! - [`Collection`]: the proxies: each listens on a loopback address and forwards every
 //!   connection to its upstream; disabling one closes its listener and connections (down).
 //! - [`toxic`]: toxics and their JSON; [`link`]: one connection with toxics applied.
-//! - [`api`]: the REST routes (`/proxies`, `/proxies/{name}/toxics`, `/reset`, `/version`).
+//! - [`api`]: the REST routes (`/proxies`, `/populate`, `/proxies/{name}/toxics`, `/reset`,
+//!   `/version`, `/metrics`).
 //!
 //! Architecture invariant: loopback only. The API server and every proxy listen on loopback
 //! addresses; this is a test tool that can cut connections, never a public endpoint.

@@ -69,3 +69,10 @@ if ! chaostoolkit_ok; then
     echo "install-deps: warning: chaostoolkit not installed; its test in crates/simex/tests/chaos.rs will skip" >&2
   fi
 fi
+
+# toxiproxy-python 0.1.1 in the same venv: the reference client fault-proxy was checked with
+# (issue 15; not yet driven by an automated test). Optional: a failure only warns.
+if [ -x "$venv/bin/python" ] && ! "$venv/bin/python" -c 'import toxiproxy' >/dev/null 2>&1; then
+  "$venv/bin/pip" install --quiet --disable-pip-version-check 'toxiproxy-python==0.1.1' ||
+    echo "install-deps: warning: toxiproxy-python not installed" >&2
+fi

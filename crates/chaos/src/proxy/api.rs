@@ -9,14 +9,15 @@
 //! | GET / POST | `/proxies/{name}/toxics` | `[toxic]` / toxic |
 //! | GET / POST / DELETE | `/proxies/{name}/toxics/{toxic}` | toxic / updated toxic / 204 |
 //! | POST | `/reset` | 204: every proxy enabled, every toxic removed |
-//! | GET | `/version` | `{"version": ...}` |
+//! | GET | `/version` | `{"version": "2.12.0+simex.<ours>"}` (toxiproxy's shape) |
+//! | GET | `/metrics` | Prometheus text: proxies, enabled, connections, toxics (not toxiproxy's names) |
 //!
 //! Errors are toxiproxy's `{"error": message, "status": code}`, so its clients parse them.
 //! Bodies are read as JSON whatever the content type, as toxiproxy does.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -66,6 +67,7 @@ pub fn router(collection: Collection) -> Router {
         )
         .route("/reset", post(reset))
         .route("/version", get(version))
+        .route("/metrics", get(metrics))
         .fallback(|| async { ProxyError::new(404, "not found") })
         .with_state(collection)
 }
@@ -76,16 +78,21 @@ async fn list(State(c): State<Collection>) -> Response {
 
 async fn create(State(c): State<Collection>, bytes: Bytes) -> Answer {
     let fields: ProxyFields = body(&bytes)?;
-    Ok((StatusCode::CREATED, Json(c.create(fields, false)?)).into_response())
+    Ok((StatusCode::CREATED, Json(c.create(fields)?)).into_response())
 }
 
 async fn populate(State(c): State<Collection>, bytes: Bytes) -> Answer {
     let list: Vec<ProxyFields> = body(&bytes)?;
-    let created = list
-        .into_iter()
-        .map(|fields| c.create(fields, true))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok((StatusCode::CREATED, Json(json!({ "proxies": created }))).into_response())
+    let (done, error) = c.populate(list);
+    Ok(match error {
+        None => (StatusCode::CREATED, Json(json!({ "proxies": done }))).into_response(),
+        // toxiproxy's shape: the error fields beside the proxies done before it.
+        Some(err) => (
+            StatusCode::from_u16(err.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            Json(json!({"error": err.message, "status": err.status, "proxies": done})),
+        )
+            .into_response(),
+    })
 }
 
 async fn show(State(c): State<Collection>, Path(proxy): Path<String>) -> Answer {
@@ -138,10 +145,79 @@ async fn reset(State(c): State<Collection>) -> Answer {
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// The toxiproxy release whose API this one follows.
+pub const TOXIPROXY_API_VERSION: &str = "2.12.0";
+
+/// toxiproxy ≥ 2.7 answers `{"version": "2.12.0"}` plus a newline, as
+/// `application/json;charset=utf-8` (earlier 2.x answered the bare string as text). We answer
+/// the same shape with `2.12.0+simex.<our version>`: a semver parser reads the API level it can
+/// rely on, and the build metadata says which program answered.
 async fn version() -> Response {
-    ok(json!({
-        "version": env!("CARGO_PKG_VERSION"),
-        "server": "simex fault-proxy",
-        "api": "toxiproxy 2",
-    }))
+    let body = format!(
+        "{{\"version\": \"{TOXIPROXY_API_VERSION}+simex.{}\"}}\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    (
+        [(header::CONTENT_TYPE, "application/json;charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+/// Prometheus text exposition of the proxies' state, built at each scrape from the collection
+/// (so it can never disagree with `GET /proxies`).
+async fn metrics(State(c): State<Collection>) -> Answer {
+    let failed = |e: prometheus::Error| ProxyError::new(500, format!("metrics: {e}"));
+    let registry = prometheus::Registry::new();
+    let proxies =
+        prometheus::IntGauge::new("fault_proxy_proxies", "Proxies defined.").map_err(failed)?;
+    let enabled = prometheus::IntGaugeVec::new(
+        prometheus::Opts::new(
+            "fault_proxy_proxy_enabled",
+            "1 while the proxy accepts connections, 0 while disabled.",
+        ),
+        &["proxy"],
+    )
+    .map_err(failed)?;
+    let accepted = prometheus::IntCounterVec::new(
+        prometheus::Opts::new(
+            "fault_proxy_connections_accepted_total",
+            "Connections accepted by the proxy since it was created.",
+        ),
+        &["proxy"],
+    )
+    .map_err(failed)?;
+    let toxics = prometheus::IntGaugeVec::new(
+        prometheus::Opts::new(
+            "fault_proxy_toxics",
+            "Toxics on the proxy, by type and stream.",
+        ),
+        &["proxy", "type", "stream"],
+    )
+    .map_err(failed)?;
+    for collector in [
+        Box::new(proxies.clone()) as Box<dyn prometheus::core::Collector>,
+        Box::new(enabled.clone()),
+        Box::new(accepted.clone()),
+        Box::new(toxics.clone()),
+    ] {
+        registry.register(collector).map_err(failed)?;
+    }
+    let snapshot = c.snapshot();
+    proxies.set(i64::try_from(snapshot.len()).unwrap_or(i64::MAX));
+    for p in &snapshot {
+        enabled
+            .with_label_values(&[&p.name])
+            .set(i64::from(p.enabled));
+        accepted.with_label_values(&[&p.name]).inc_by(p.accepted);
+        for (kind, stream) in &p.toxics {
+            toxics
+                .with_label_values(&[p.name.as_str(), kind, stream])
+                .inc();
+        }
+    }
+    let text = prometheus::TextEncoder::new()
+        .encode_to_string(&registry.gather())
+        .map_err(failed)?;
+    Ok(([(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)], text).into_response())
 }

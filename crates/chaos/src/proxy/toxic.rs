@@ -67,6 +67,16 @@ pub enum ToxicKind {
         /// Byte budget per connection and stream.
         bytes: u64,
     },
+    /// Cut every chunk into pieces of about `average_size` ± `size_variation` bytes, written
+    /// `delay` microseconds apart (toxiproxy's slicer).
+    Slicer {
+        /// Target piece size, bytes (0 leaves chunks whole).
+        average_size: u64,
+        /// ± bytes around the average.
+        size_variation: u64,
+        /// Pause after each piece, microseconds.
+        delay: u64,
+    },
 }
 
 impl ToxicKind {
@@ -79,6 +89,7 @@ impl ToxicKind {
             ToxicKind::ResetPeer { .. } => "reset_peer",
             ToxicKind::SlowClose { .. } => "slow_close",
             ToxicKind::LimitData { .. } => "limit_data",
+            ToxicKind::Slicer { .. } => "slicer",
         }
     }
 
@@ -92,6 +103,15 @@ impl ToxicKind {
             }
             ToxicKind::SlowClose { delay } => json!({ "delay": delay }),
             ToxicKind::LimitData { bytes } => json!({ "bytes": bytes }),
+            ToxicKind::Slicer {
+                average_size,
+                size_variation,
+                delay,
+            } => json!({
+                "average_size": average_size,
+                "size_variation": size_variation,
+                "delay": delay,
+            }),
         }
     }
 
@@ -125,6 +145,11 @@ impl ToxicKind {
             },
             "limit_data" => ToxicKind::LimitData {
                 bytes: get("bytes")?,
+            },
+            "slicer" => ToxicKind::Slicer {
+                average_size: get("average_size")?,
+                size_variation: get("size_variation")?,
+                delay: get("delay")?,
             },
             other => return Err(format!("unknown toxic type {other:?}")),
         })

@@ -825,7 +825,7 @@ fn sites_of(
                     .collect::<Vec<_>>()
                     .join(", ");
                 let detail = if objects > 0 {
-                    format!("{} objects; {how}", group_digits(objects))
+                    format!("{} objects; {how}", crate::profile::group_digits(objects))
                 } else {
                     how
                 };
@@ -867,22 +867,6 @@ fn sites_of(
     });
     sites.truncate(SITES_PER_CATEGORY);
     sites
-}
-
-fn group_digits(n: i64) -> String {
-    let s = n.abs().to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if n < 0 {
-        format!("-{out}")
-    } else {
-        out
-    }
 }
 
 /// `name` for Markdown code spans.
@@ -944,8 +928,8 @@ fn issue(
         }
         (ProfileKind::Goroutine, _) => format!(
             "{} tasks ({percent:.1}%) are parked; the most, {} ({share}), in {}{}{via}.",
-            group_digits(value),
-            group_digits(top.value),
+            crate::profile::group_digits(value),
+            crate::profile::group_digits(top.value),
             site_name(top),
             match top.via.as_deref().and_then(wait_kind) {
                 Some(Category::ChannelContention) => " waiting on a channel",
@@ -1056,7 +1040,7 @@ fn confidence(
             }
             let mut line = format!(
                 "{} samples{}{}",
-                group_digits(samples),
+                crate::profile::group_digits(samples),
                 cpu_seconds
                     .map(|s| format!(", {s:.2} s of CPU"))
                     .unwrap_or_default(),
@@ -1106,7 +1090,11 @@ fn confidence(
             } else {
                 Vec::new()
             };
-            let mut line = format!("{} wait events at {} stacks", group_digits(events), stacks);
+            let mut line = format!(
+                "{} wait events at {} stacks",
+                crate::profile::group_digits(events),
+                stacks
+            );
             if low {
                 let _ = write!(line, ". **Low:** fewer than {MIN_CONTENTIONS} wait events; no finding is rated HIGH. Check that the block/mutex profile rate is set and capture under load.");
             } else {
@@ -1124,7 +1112,10 @@ fn confidence(
         _ => {
             let what = match kind {
                 ProfileKind::Goroutine => {
-                    format!("{} tasks at {stacks} distinct stacks", group_digits(total))
+                    format!(
+                        "{} tasks at {stacks} distinct stacks",
+                        crate::profile::group_digits(total)
+                    )
                 }
                 ProfileKind::Heap | ProfileKind::Allocs if profile.period > 0 => format!(
                     "{stacks} sampled allocation stacks (about one sample per {} allocated)",

@@ -387,7 +387,7 @@ impl Measure {
                     format!("{value:.0} B")
                 }
             }
-            _ => thousands(value.round() as i64),
+            _ => crate::profile::group_digits(value.round() as i64),
         }
     }
 
@@ -410,22 +410,6 @@ impl Measure {
         } else {
             amount
         }
-    }
-}
-
-fn thousands(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if n < 0 {
-        format!("-{out}")
-    } else {
-        out
     }
 }
 
@@ -469,7 +453,10 @@ fn hover_text(body: &str, total: u64, measure: &Measure, differential: bool) -> 
     if let Some(per_sample) = measure.per_sample {
         let samples = (value / per_sample).round() as i64;
         let word = if samples == 1 { "sample" } else { "samples" };
-        text.push_str(&format!(" · {} {word}", thousands(samples)));
+        text.push_str(&format!(
+            " · {} {word}",
+            crate::profile::group_digits(samples)
+        ));
     }
     if differential {
         if let Some(delta) = delta {

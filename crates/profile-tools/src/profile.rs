@@ -410,6 +410,23 @@ impl Interner {
     }
 }
 
+/// An integer with thousands separators: `-1234567` → `-1,234,567`.
+pub fn group_digits(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 {
+        format!("-{out}")
+    } else {
+        out
+    }
+}
+
 /// Formats a value of `unit` for people: `1.23s`, `45.6MB`, `1,234`.
 pub fn format_value(value: f64, unit: &str) -> String {
     match unit {

@@ -312,7 +312,10 @@ async fn chaos_artifacts_reports_views_and_comparisons_are_served() {
     let (status, _, page) = get(app.clone(), &format!("/compare?{q}")).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(page.contains("src=\"/compare.svg?base="), "{page}");
-    assert!(page.contains("base total"), "the diff text is on the page");
+    assert!(
+        page.contains(": base ") && page.contains("Grew (regressions)"),
+        "the diff text is on the page"
+    );
     assert!(
         page.contains("trading_api::venue::"),
         "it names what changed"

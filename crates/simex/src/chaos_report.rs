@@ -664,7 +664,7 @@ fn type_title(profile_type: &str) -> &'static str {
 fn type_explanation(profile_type: &str) -> &'static str {
     match profile_type {
         "cpu" => "CPU time sampled over each window.",
-        "mutex" => "Time tasks waited for contended locks during each window (`/debug/pprof/mutex?seconds=N`, a delta, not since start), charged to the waiting caller.",
+        "mutex" => "Time tasks waited for contended locks during each window (`/debug/pprof/mutex?seconds=N`, a delta, not since start), charged as Go does to the holder, where it unlocked.",
         "block" => "Time spent blocked on channels and condition variables during each window (`/debug/pprof/block?seconds=N`).",
         "heap" => "Change of live memory during each window (`/debug/pprof/heap?seconds=N`): positive is growth, negative is memory freed.",
         "allocs" => "Bytes allocated during each window (`/debug/pprof/allocs?seconds=N`).",

@@ -354,12 +354,12 @@ fn experiments_complete_deviate_and_always_roll_back() {
         // The idle baseline may have no CPU samples in a short capture; the busy phases must.
         for phase in ["load", "chaos", "recovery"] {
             assert!(
-                report.contains(&format!("- {phase}: [cpu_profile_trading-api_")),
-                "{report}"
+                report.contains(&format!("/{phase}/cpu_profile_trading-api_")),
+                "the report links the {phase} phase's CPU flamegraph: {report}"
             );
         }
         assert!(
-            report.contains("diff_trading-api_chaos_to_recovery.svg"),
+            report.contains("diff_cpu_trading-api_chaos_to_recovery.svg"),
             "{report}"
         );
         assert!(

@@ -43,7 +43,10 @@ fn flamegraph_writes_an_svg_next_to_the_profile() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let svg = dir.0.join("cpu_profile_trading-api_20261125_100000.svg");
     let body = std::fs::read_to_string(&svg).unwrap();
-    assert!(body.contains("CPU profile · trading-api · 2.1s · total 880.00ms"));
+    assert!(
+        body.contains("CPU profile · trading-api · 2.1s · 880.0 ms CPU"),
+        "the title names the type, service, duration and total"
+    );
     assert!(body.contains("function search("));
     // --sample-index by name picks the other sample type: counts, not nanoseconds.
     let custom = dir.0.join("samples.svg");
@@ -60,7 +63,8 @@ fn flamegraph_writes_an_svg_next_to_the_profile() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let body = std::fs::read_to_string(&custom).unwrap();
     assert!(body.contains("my title"));
-    assert!(body.contains(" samples, "), "hover counts samples");
+    assert!(body.contains(" samples · "), "hover counts samples");
+    assert!(!body.contains(" ms CPU"), "and not CPU time");
 }
 
 #[test]
@@ -81,10 +85,12 @@ fn analyze_writes_the_report_and_json_and_base_comparison() {
             .join("cpu_profile_market-sim_20261125_100000_analysis.md"),
     )
     .unwrap();
+    // A 2 s, 88-sample profile: the right category first, but not rated HIGH on so little data.
     assert!(
-        report.contains("### 1. Regular expressions — 🔴 HIGH"),
+        report.contains("### 1. Regular expressions — 🟡 MEDIUM"),
         "{report}"
     );
+    assert!(report.contains("**Confidence:** 88 samples"), "{report}");
     assert!(report.contains("- **Service:** market-sim"));
     assert!(report.contains("flamegraphs/cpu_profile_market-sim_NEW.pb.gz"));
 

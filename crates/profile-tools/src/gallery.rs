@@ -880,7 +880,12 @@ async fn compare_page(
         } else {
             " in absolute amounts"
         },
-        frame = frame(&format!("/compare.svg?{}", query(normalize, full))),
+        // `frame` escapes its URL itself: hand it the query unescaped, or `&` arrives as
+        // `&amp;amp;` and the SVG request loses every parameter after the first.
+        frame = frame(&format!(
+            "/compare.svg?{}",
+            query(normalize, full).replace("&amp;", "&")
+        )),
         text = escape(&text),
     );
     Ok(Html(page("Compare profiles", &body, FRAME_SCRIPT)))

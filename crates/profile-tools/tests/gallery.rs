@@ -312,6 +312,11 @@ async fn chaos_artifacts_reports_views_and_comparisons_are_served() {
     let (status, _, page) = get(app.clone(), &format!("/compare?{q}")).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(page.contains("src=\"/compare.svg?base="), "{page}");
+    // The iframe's URL is escaped once: a browser must get `&new=` back from it.
+    assert!(
+        page.contains("&amp;new=") && !page.contains("&amp;amp;"),
+        "{page}"
+    );
     assert!(
         page.contains(": base ") && page.contains("Grew (regressions)"),
         "the diff text is on the page"

@@ -331,6 +331,10 @@ fn experiments_complete_deviate_and_always_roll_back() {
             .env("SIMEX_DATA_ROOT", dir.0.join("data"))
             .env("CHAOS_PROFILE_SECONDS", "2")
             .env("CHAOS_LOAD_RATE", "100")
+            // The verdict follows the budget, and a CPU burn on two busy cores can push p99 past
+            // the default 250 ms: this run checks the mechanics (phases, diffs, report, no fault
+            // left), so the budget is set out of reach; chaos_report.rs tests the failed verdict.
+            .env("CHAOS_P99_MS", "30000")
             .env("PROFILE_DIR", &out_dir)
             .output()
             .expect("run chaos-flamegraph.sh");

@@ -10,6 +10,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod go_tool;
+use go_tool::have_go;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Barrier};
@@ -109,23 +111,6 @@ fn run_workload() {
         while wait_for_message(&mut rx).await.is_some() {}
     });
     spawn_worker_threads();
-}
-
-fn have_go() -> bool {
-    let ok = Command::new("go")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "`go` is required when CI is set"
-        );
-        eprintln!(
-            "\n!!!!!!!! SKIPPING contention go tool pprof test: `go` is not installed !!!!!!!!\n"
-        );
-    }
-    ok
 }
 
 fn go_pprof(args: &[&str], profile: &Path) -> String {

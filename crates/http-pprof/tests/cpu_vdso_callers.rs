@@ -7,6 +7,8 @@
 //! through frames that are only `clock_gettime`'s own. Skips loudly without `go` (fails under
 //! `CI`).
 
+mod go_tool;
+use go_tool::have_go;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -26,21 +28,6 @@ fn ask_the_clock_in_a_loop(stop: &AtomicBool) -> i64 {
         sum = sum.wrapping_add(std::hint::black_box(now.tv_nsec));
     }
     sum
-}
-
-fn have_go() -> bool {
-    let ok = Command::new("go")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "`go` is required under CI"
-        );
-        eprintln!("\n!!!!!!!! SKIPPING vDSO caller test: `go` is not installed !!!!!!!!\n");
-    }
-    ok
 }
 
 /// Serves the pprof routes on a free loopback port; returns the address.

@@ -3,6 +3,8 @@
 //! and `-tagfocus` on one must keep only its function. The nested label (`phase`) must be
 //! added to the enclosing one. Skips loudly without `go` (fails under `CI`).
 
+mod go_tool;
+use go_tool::have_go;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -26,21 +28,6 @@ fn spin_for_worker_b(stop: &AtomicBool) -> u64 {
         acc = std::hint::black_box(acc.wrapping_mul(2_862_933_555_777_941_757).wrapping_add(7));
     }
     acc
-}
-
-fn have_go() -> bool {
-    let ok = Command::new("go")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "`go` is required under CI"
-        );
-        eprintln!("\n!!!!!!!! SKIPPING labels test: `go` is not installed !!!!!!!!\n");
-    }
-    ok
 }
 
 /// A thread that runs `spin` inside a labelled task on its own runtime.

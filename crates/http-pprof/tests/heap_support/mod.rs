@@ -10,20 +10,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// True when `go` runs; otherwise prints SKIP, and fails when `CI` is set (CI must have it).
-pub fn have_go() -> bool {
-    let ok = Command::new("go")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "`go` is required in CI (scripts/install-deps.sh)"
-        );
-        eprintln!("SKIP: `go` is not installed; go tool pprof cannot read the profiles");
-    }
-    ok
-}
+#[path = "../go_tool/mod.rs"]
+mod go_tool;
+pub use go_tool::have_go;
 
 /// A running `pprof-demo`, killed on drop.
 pub struct Demo {

@@ -243,8 +243,36 @@ pub struct BaseComparison {
     pub base: String,
     /// Per-function changes.
     pub functions: Comparison,
-    /// Category share changes in percentage points (new minus base), largest first.
-    pub categories: Vec<(Category, f64)>,
+    /// Category changes, in the profile's unit first (largest absolute change first), with the
+    /// share change beside it.
+    pub categories: Vec<CategoryChange>,
+}
+
+/// One category, base against new: absolute amounts and shares.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CategoryChange {
+    /// The category.
+    pub category: Category,
+    /// Its value in the base profile, in the sample type's unit.
+    pub base_value: i64,
+    /// Its value in the new profile.
+    pub new_value: i64,
+    /// Share of the base profile's total, percent.
+    pub base_percent: f64,
+    /// Share of the new profile's total, percent.
+    pub new_percent: f64,
+}
+
+impl CategoryChange {
+    /// New minus base, in the unit.
+    pub fn delta(&self) -> i64 {
+        self.new_value - self.base_value
+    }
+
+    /// Change of share, percentage points.
+    pub fn delta_points(&self) -> f64 {
+        self.new_percent - self.base_percent
+    }
 }
 
 /// A profile plus the sample type to read and where it came from.
@@ -355,24 +383,40 @@ pub fn analyze(input: Input<'_>, base: Option<Input<'_>>) -> Analysis {
         let base_attr = attribute(b.profile, b.index, kind, &base_frames);
         let functions = Comparison::new(&base_summary, &summary, &sample_type.unit, HOTSPOT_COUNT)
             .with_durations(b.profile.duration, profile.duration);
-        let mut cats: Vec<(Category, f64)> = Category::ALL
+        let largest_total = total.max(base_summary.total).max(1) as f64;
+        let mut cats: Vec<CategoryChange> = Category::ALL
             .iter()
-            .map(|&c| {
-                let share = |a: &Attribution, t: i64| {
+            .map(|&category| {
+                let value = |a: &Attribution| a.by_category.get(&category).copied().unwrap_or(0);
+                let share = |v: i64, t: i64| {
                     if t == 0 {
                         0.0
                     } else {
-                        100.0 * a.by_category.get(&c).copied().unwrap_or(0) as f64 / t as f64
+                        100.0 * v as f64 / t as f64
                     }
                 };
-                (
-                    c,
-                    share(&attribution, total) - share(&base_attr, base_summary.total),
-                )
+                let (base_value, new_value) = (value(&base_attr), value(&attribution));
+                CategoryChange {
+                    category,
+                    base_value,
+                    new_value,
+                    base_percent: share(base_value, base_summary.total),
+                    new_percent: share(new_value, total),
+                }
             })
-            .filter(|(_, d)| d.abs() >= crate::diff::SIGNIFICANT_POINTS)
+            // Worth a line when the amount moved by a significant part of the larger total, or
+            // the share moved (a category can keep its amount and lose its share).
+            .filter(|c| {
+                c.delta().unsigned_abs() as f64 >= crate::diff::SIGNIFICANT_FRACTION * largest_total
+                    || c.delta_points().abs() >= crate::diff::SIGNIFICANT_POINTS
+            })
             .collect();
-        cats.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+        cats.sort_by(|a, b| {
+            b.delta()
+                .unsigned_abs()
+                .cmp(&a.delta().unsigned_abs())
+                .then(b.delta_points().abs().total_cmp(&a.delta_points().abs()))
+        });
         BaseComparison {
             base: b.path.display().to_string(),
             functions,
@@ -1544,13 +1588,25 @@ fn write_comparison(md: &mut String, cmp: &BaseComparison, unit: &str) -> std::f
         writeln!(md)?;
     }
     if !cmp.categories.is_empty() {
+        writeln!(md, "### Categories")?;
+        writeln!(md)?;
         writeln!(
             md,
-            "### Categories (change in share of the total, percentage points)"
+            "| Change | Base | New | Share base → new (Δ pp) | Category |"
         )?;
-        writeln!(md)?;
-        for (c, d) in &cmp.categories {
-            writeln!(md, "- {}: {d:+.2} pp", c.title())?;
+        writeln!(md, "|---:|---:|---:|---:|---|")?;
+        for c in &cmp.categories {
+            writeln!(
+                md,
+                "| {} | {} | {} | {:.2}% → {:.2}% ({:+.2}) | {} |",
+                f.amount(c.delta() as f64),
+                format_value(c.base_value as f64, unit),
+                format_value(c.new_value as f64, unit),
+                c.base_percent,
+                c.new_percent,
+                c.delta_points(),
+                c.category.title()
+            )?;
         }
         writeln!(md)?;
     }

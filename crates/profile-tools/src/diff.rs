@@ -380,9 +380,10 @@ impl Comparison {
         }
         if let Some(path) = &self.growth_path {
             out.push_str(&format!(
-                "\nWhere it grew: {} in `{}` (including callees), via {}\n",
+                "\nWhere it grew: {} in `{}` (including callees){}, via {}\n",
                 self.amount(path.growth),
                 path.point(),
+                path.owner_clause(),
                 path.chain().join(" <- ")
             ));
         }
@@ -460,6 +461,9 @@ pub struct GrowthPath {
     pub frames: Vec<String>,
     /// Growth of the last frame's subtree (including callees), after normalisation.
     pub growth: f64,
+    /// Index in `frames` of the innermost frame of the program's own code
+    /// ([`crate::provenance`]): whose code to change when the point is in a library.
+    pub owner: Option<usize>,
 }
 
 /// A node of the change tree: growth of a call path and its children by frame name.
@@ -519,7 +523,37 @@ impl GrowthPath {
             frames.push(names.get(id as usize).copied().unwrap_or("?").to_owned());
             node = child;
         }
-        (!frames.is_empty()).then_some(Self { frames, growth })
+        if frames.is_empty() {
+            return None;
+        }
+        let mut files = base.0.files_by_name();
+        files.extend(new.0.files_by_name());
+        let owner = frames.iter().rposition(|frame| {
+            crate::provenance::is_own_code(frame, files.get(frame.as_str()).unwrap_or(&""))
+        });
+        Some(Self {
+            frames,
+            growth,
+            owner,
+        })
+    }
+
+    /// `, in code called from the program's `owner`` when the point is not the program's own
+    /// code; empty otherwise.
+    pub fn owner_clause(&self) -> String {
+        match self.owner() {
+            Some(owner) if owner != self.point() => {
+                format!(", called from the program's `{owner}`")
+            }
+            _ => String::new(),
+        }
+    }
+
+    /// The program's own frame nearest the point (the point itself when it is own code).
+    pub fn owner(&self) -> Option<&str> {
+        self.owner
+            .and_then(|i| self.frames.get(i))
+            .map(String::as_str)
     }
 
     /// The frame where the growth is concentrated (the path's last).
@@ -530,7 +564,8 @@ impl GrowthPath {
     /// A short account of the path for one line, innermost first: the point, the outermost
     /// frame of its own crate, then for each crate further out the frame that called into the
     /// one below it (where a program's own code calls a library). Runtime and standard-library
-    /// crates are skipped; at most four frames.
+    /// crates are skipped; at most four frames, and the program's own frame nearest the point
+    /// ([`GrowthPath::owner`]) is always one of them.
     pub fn chain(&self) -> Vec<String> {
         let Some((point, callers)) = self.frames.split_last() else {
             return Vec::new();
@@ -561,6 +596,14 @@ impl GrowthPath {
             }
             chain.push(format!("`{frame}`"));
             last_crate = krate;
+        }
+        // The program's own frame is the one to act on: never cut off by the four-frame limit.
+        if let Some(owner) = self.owner().filter(|o| *o != point) {
+            let owner = format!("`{owner}`");
+            if !chain.contains(&owner) {
+                chain.truncate(3);
+                chain.push(owner);
+            }
         }
         chain
     }

@@ -24,6 +24,7 @@ pub mod flamegraph;
 pub mod gallery;
 pub mod profile;
 pub mod proto;
+pub mod provenance;
 pub mod stacks;
 pub mod top;
 

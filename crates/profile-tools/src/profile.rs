@@ -164,6 +164,9 @@ pub struct Profile {
     /// Interned frame (function) names; a frame name is the function name, or the address when
     /// the profile was not symbolized.
     pub frame_names: Vec<String>,
+    /// The source file of each frame name (same index; empty when the profile does not say):
+    /// tells the program's own code from its dependencies (see [`crate::provenance`]).
+    pub frame_files: Vec<String>,
     /// Every sample, as a stack and its values.
     pub stacks: Vec<Stack>,
     /// The profile's free-form comments (`go tool pprof -comments`): our CPU profiles say which
@@ -255,7 +258,9 @@ impl Profile {
                 } else {
                     name
                 };
-                Ok((f.id, names.intern(name)))
+                let id = names.intern(name);
+                names.note_file(id, string(f.filename)?);
+                Ok((f.id, id))
             })
             .collect::<Result<_, String>>()?;
         // Each location expands to its frames caller-first (the proto lists inlined callees first).
@@ -326,6 +331,7 @@ impl Profile {
             time_nanos: p.time_nanos,
             period: p.period,
             frame_names: names.names,
+            frame_files: names.files,
             stacks,
         })
     }
@@ -382,6 +388,24 @@ impl Profile {
         self.stacks.iter().filter_map(|s| s.values.get(index)).sum()
     }
 
+    /// The source file of a frame index, `""` when unknown.
+    pub fn frame_file(&self, frame: u32) -> &str {
+        self.frame_files
+            .get(frame as usize)
+            .map(String::as_str)
+            .unwrap_or("")
+    }
+
+    /// Source file by frame name, for code that holds names rather than indices.
+    pub fn files_by_name(&self) -> HashMap<&str, &str> {
+        self.frame_names
+            .iter()
+            .zip(&self.frame_files)
+            .filter(|(_, file)| !file.is_empty())
+            .map(|(name, file)| (name.as_str(), file.as_str()))
+            .collect()
+    }
+
     /// The name of a frame index.
     pub fn frame_name(&self, frame: u32) -> &str {
         self.frame_names
@@ -395,6 +419,8 @@ impl Profile {
 #[derive(Default)]
 struct Interner {
     names: Vec<String>,
+    /// Source file per name; the first function of that name that has one decides.
+    files: Vec<String>,
     index: HashMap<String, u32>,
 }
 
@@ -405,8 +431,17 @@ impl Interner {
         }
         let i = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
         self.names.push(name.to_owned());
+        self.files.push(String::new());
         self.index.insert(name.to_owned(), i);
         i
+    }
+
+    fn note_file(&mut self, id: u32, file: &str) {
+        if let Some(slot) = self.files.get_mut(id as usize) {
+            if slot.is_empty() {
+                *slot = file.to_owned();
+            }
+        }
     }
 }
 
@@ -429,6 +464,8 @@ pub fn group_digits(n: i64) -> String {
 
 /// Formats a value of `unit` for people: `1.23s`, `45.6MB`, `1,234`.
 pub fn format_value(value: f64, unit: &str) -> String {
+    // -0.0 (a base subtracted from itself) prints as "-0ns" otherwise.
+    let value = if value == 0.0 { 0.0 } else { value };
     match unit {
         "nanoseconds" => {
             let abs = value.abs();

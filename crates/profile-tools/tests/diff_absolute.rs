@@ -307,3 +307,99 @@ fn a_profile_compared_with_itself_shows_no_change() {
     assert!(c.growth_path.is_none());
     assert!(c.to_text().contains("No change"));
 }
+
+/// `analyze --base`: categories are compared in the profile's unit too. Serialization doubles
+/// (1 s → 2 s) while its share falls (50% → 25%) because lock contention grew more.
+#[test]
+fn analyzer_categories_under_a_base_are_absolute_with_the_share_beside() {
+    use profile_tools::analyze::{analyze, Input};
+    use profile_tools::categories::Category;
+    let json = [MAIN, HANDLER, "serde_json::de::from_str"];
+    let lock = [
+        MAIN,
+        HANDLER,
+        "parking_lot::raw_mutex::RawMutex::lock_slow",
+        "parking_lot_core::parking_lot::park",
+    ];
+    let base = decode(
+        &Handmade::cpu(10.0)
+            .cpu_sample(&json, 1.0)
+            .cpu_sample(&lock, 1.0),
+    );
+    let new = decode(
+        &Handmade::cpu(10.0)
+            .cpu_sample(&json, 2.0)
+            .cpu_sample(&lock, 6.0),
+    );
+    let (bp, np) = (
+        std::path::PathBuf::from("base.pb.gz"),
+        std::path::PathBuf::from("new.pb.gz"),
+    );
+    let new_input = Input {
+        profile: &new,
+        index: new.default_index,
+        path: &np,
+    };
+    let base_input = Input {
+        profile: &base,
+        index: base.default_index,
+        path: &bp,
+    };
+    let a = analyze(new_input, Some(base_input));
+    let cmp = a.comparison.as_ref().expect("a comparison");
+    let serialization = cmp
+        .categories
+        .iter()
+        .find(|c| c.category == Category::Serialization)
+        .unwrap_or_else(|| panic!("{:#?}", cmp.categories));
+    assert_eq!(serialization.delta(), 1_000_000_000, "grew by 1 s");
+    assert_close(serialization.delta_points(), -25.0);
+    assert_eq!(
+        cmp.categories[0].category,
+        Category::LockContention,
+        "largest absolute change first: {:#?}",
+        cmp.categories
+    );
+    let md = a.to_markdown();
+    let row = md
+        .lines()
+        .find(|l| l.ends_with(&format!("| {} |", Category::Serialization.title())))
+        .unwrap_or_else(|| panic!("no serialization row:\n{md}"));
+    assert!(row.starts_with("| +1.00s | 1.00s | 2.00s |"), "{row}");
+}
+
+/// The growth path names the program's own frame above library code, from the profile's
+/// source files: an unknown crate is a dependency when its file is in cargo's registry.
+#[test]
+fn the_growth_path_names_the_programs_own_frame_above_a_library() {
+    let registry = "/home/me/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f";
+    let stack = [MAIN, HANDLER, "app::index_orders", "fancy_map::Map::insert"];
+    let with_files = |h: Handmade| {
+        h.file(
+            "fancy_map::Map::insert",
+            &format!("{registry}/fancy_map-0.3.1/src/lib.rs"),
+        )
+        .file("app::index_orders", "/home/me/app/src/index.rs")
+        .file(HANDLER, "/home/me/app/src/handler.rs")
+    };
+    let base = with_files(Handmade::cpu(10.0).cpu_sample(&stack, 1.0));
+    let new = with_files(Handmade::cpu(10.0).cpu_sample(&stack, 4.0));
+    let c = compare(&base, &new, Normalize::None);
+    let path = c.growth_path.as_ref().expect("a growth path");
+    assert_eq!(path.point(), "fancy_map::Map::insert");
+    assert_eq!(path.owner(), Some("app::index_orders"));
+    assert!(c
+        .to_text()
+        .contains("called from the program's `app::index_orders`"));
+
+    // Without files, an unknown crate cannot be told from the program: the name decides.
+    let bare = compare(
+        &Handmade::cpu(10.0).cpu_sample(&stack, 1.0),
+        &Handmade::cpu(10.0).cpu_sample(&stack, 4.0),
+        Normalize::None,
+    );
+    assert_eq!(
+        bare.growth_path.as_ref().and_then(|p| p.owner()),
+        Some("fancy_map::Map::insert")
+    );
+}

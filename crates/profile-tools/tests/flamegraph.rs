@@ -160,6 +160,7 @@ fn cpu(stacks: &[(&[&str], i64)]) -> Profile {
         duration: Some(Duration::from_secs(10)),
         time_nanos: 0,
         period: 10_000_000,
+        frame_files: vec![String::new(); frame_names.len()],
         frame_names,
         stacks: out,
         comments: Vec::new(),

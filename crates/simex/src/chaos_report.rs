@@ -27,7 +27,8 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use profile_tools::diff::{measure_words, CompareOptions, Comparison, GrowthPath};
+use profile_tools::categories::{classify, FrameClass};
+use profile_tools::diff::{crate_of, measure_words, CompareOptions, Comparison, GrowthPath};
 use profile_tools::files;
 use profile_tools::flamegraph;
 use profile_tools::profile::format_value;
@@ -37,6 +38,10 @@ use serde::{Deserialize, Serialize};
 
 /// Findings scoring below this are noise (see the module docs, step 2).
 pub const MIN_SCORE: f64 = 0.25;
+/// A finding must score at least this to lead over a request-layer symptom (latency or errors
+/// that every request sees): below it the growth is smaller than the load window's own
+/// activity of that type, too little to be the cause of a symptom that large.
+pub const LEADS_OVER_SYMPTOM: f64 = 1.0;
 /// Success ratio below which the steady state fails.
 pub const MIN_SUCCESS: f64 = 0.99;
 /// The phases in order, as folder names.
@@ -126,6 +131,9 @@ pub struct Finding {
     pub path: Vec<String>,
     /// The short account of the path, innermost first.
     pub chain: Vec<String>,
+    /// The program's own frame nearest the growth (the function to look at when the growth
+    /// sits in a library or the runtime), `None` when the path has none.
+    pub owner: Option<String>,
     /// Growth of the path, load → fault, in `unit`.
     pub growth: f64,
     /// The path's value in the load, fault and recovery windows (`None`: no recovery profile).
@@ -156,6 +164,18 @@ impl Finding {
         }
     }
 
+    /// The code that grew, named by the program's own function: `` `owner` (in `point`) `` when
+    /// the growth sits in a library below it, else the point.
+    pub fn subject(&self) -> String {
+        let point = self.path.last().map_or("?", String::as_str);
+        match &self.owner {
+            // A step of the owner's own loop (`Range::next`, `Vec::push`) says nothing more.
+            Some(owner) if owner != point && is_generic_std(point) => format!("`{owner}`"),
+            Some(owner) if owner != point => format!("`{owner}` (in `{point}`)"),
+            _ => format!("`{point}`"),
+        }
+    }
+
     /// One sentence: where it shows, what grew, by how much, with the share change.
     pub fn sentence(&self) -> String {
         let per_second = if self.window_seconds > 0.0 {
@@ -168,7 +188,7 @@ impl Finding {
              {} → {} (share {:.1}% → {:.1}%, {:+.1} pp), load → fault; via {}",
             type_title(&self.profile_type),
             self.service,
-            self.chain.first().map_or("?", String::as_str),
+            self.subject(),
             self.amount(self.growth),
             measure_words(&self.sample_type, &self.unit),
             self.window_seconds,
@@ -178,7 +198,17 @@ impl Finding {
             self.fault_percent,
             self.fault_percent - self.load_percent,
             if self.chain.len() > 1 {
-                self.chain[1..].join(" ← ")
+                let owner = self.owner.as_ref().map(|o| format!("`{o}`"));
+                let callers: Vec<&str> = self.chain[1..]
+                    .iter()
+                    .filter(|c| Some(*c) != owner.as_ref())
+                    .map(String::as_str)
+                    .collect();
+                if callers.is_empty() {
+                    "(no caller of note)".to_owned()
+                } else {
+                    callers.join(" ← ")
+                }
             } else {
                 "(no caller of note)".to_owned()
             }
@@ -209,6 +239,12 @@ impl Finding {
             }
         )
     }
+}
+
+/// Standard-library code that does no work of its own kind (iterator steps, comparisons):
+/// below the program's frame it is part of that frame's work.
+fn is_generic_std(frame: &str) -> bool {
+    matches!(crate_of(frame), "core" | "std" | "alloc") && classify(frame) == FrameClass::Library
 }
 
 /// Request-level numbers of one phase.
@@ -254,6 +290,9 @@ pub struct Report {
     pub phases: Vec<Phase>,
     /// Growth findings, strongest first (only those scoring at least [`MIN_SCORE`]).
     pub findings: Vec<Finding>,
+    /// The finding that is the report's answer: the first, unless a request-layer symptom
+    /// outweighs every finding (see [`LEADS_OVER_SYMPTOM`]); `None` then.
+    pub leading: Option<usize>,
     /// Per type and service: the function-level comparison load → fault.
     pub comparisons: Vec<TypeComparison>,
     /// The steady-state verdict.
@@ -445,12 +484,22 @@ pub fn build(dir: &Path) -> Result<Report> {
     findings.retain(|f| f.score >= MIN_SCORE);
     findings.sort_by(|a, b| b.score.total_cmp(&a.score));
     let (verdict, verdict_reason) = verdict(&run, &phases);
-    let answer = answer(&run, &phases, &findings);
+    let leading = findings.first().and_then(|first| {
+        let symptom = request_symptom(&phases).is_some();
+        (!symptom || first.score >= LEADS_OVER_SYMPTOM).then_some(0)
+    });
+    let answer = answer(
+        &run,
+        &phases,
+        leading.and_then(|i| findings.get(i)),
+        &findings,
+    );
     Ok(Report {
         run,
         name,
         phases,
         findings,
+        leading,
         comparisons,
         verdict,
         verdict_reason,
@@ -471,7 +520,13 @@ fn finding(
     let [load_value, fault_value, recovery_value] =
         windows.map(|p| p.map(|p| value_on_path(p, p.default_index, &path.frames)));
     let (load_value, fault_value) = (load_value.unwrap_or(0.0), fault_value.unwrap_or(0.0));
-    let growth = fault_value - load_value;
+    // Heap and goroutine windows are deltas: a path that shrank under load (tasks or memory
+    // of an earlier fault being released) and merely stopped shrinking did not grow.
+    let growth = if matches!(profile_type, "heap" | "goroutine") {
+        fault_value - load_value.max(0.0)
+    } else {
+        fault_value - load_value
+    };
     let floor = floor_per_second(profile_type, &comparison.unit) * window.max(1.0);
     let score = growth / (comparison.base_total.max(0) as f64).max(floor);
     let recovery = match recovery_value {
@@ -493,6 +548,7 @@ fn finding(
         sample_type: comparison.sample_type.clone(),
         unit: comparison.unit.clone(),
         chain: path.chain(),
+        owner: path.owner().map(str::to_owned),
         path: path.frames.clone(),
         growth,
         load_value,
@@ -600,12 +656,15 @@ fn request_symptom(phases: &[Phase]) -> Option<String> {
     let (load, fault) = (load_of(phases, "load")?, load_of(phases, "chaos")?);
     let mut parts = Vec::new();
     let (lp, fp) = (load.latency_ms.p99, fault.latency_ms.p99);
-    if fp > 2.0 * lp + 10.0 {
+    let (l50, f50) = (load.latency_ms.p50, fault.latency_ms.p50);
+    // p99 of a short window is a handful of requests, and a busy machine moves it; a p50 that
+    // doubles means most requests slowed, which noise does not do.
+    if fp > 2.0 * lp + 10.0 || f50 > 2.0 * l50 + 10.0 {
         parts.push(format!(
-            "request latency: p99 {lp:.1} ms → {fp:.1} ms (+{:.1} ms), p50 {:.1} → {:.1} ms",
-            fp - lp,
-            load.latency_ms.p50,
-            fault.latency_ms.p50
+            "request latency: p50 {l50:.1} → {f50:.1} ms ({:+.1} ms), p99 {lp:.1} → {fp:.1} ms \
+             ({:+.1} ms)",
+            f50 - l50,
+            fp - lp
         ));
     }
     if fault.success_ratio < MIN_SUCCESS.min(load.success_ratio - 0.005) {
@@ -624,15 +683,31 @@ fn request_symptom(phases: &[Phase]) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join("; "))
 }
 
-/// The report's answer: the strongest finding, else the request-level symptom, said as such.
-fn answer(run: &RunInfo, phases: &[Phase], findings: &[Finding]) -> String {
-    if let Some(first) = findings.first() {
+/// The report's answer: the leading finding, else the request-level symptom, said as such.
+fn answer(
+    run: &RunInfo,
+    phases: &[Phase],
+    leading: Option<&Finding>,
+    findings: &[Finding],
+) -> String {
+    if let Some(first) = leading {
         return first.sentence();
     }
+    let in_profiles = if findings.is_empty() {
+        "No profile type shows a matching growth".to_owned()
+    } else {
+        format!(
+            "The profiles show only growth too small to cause it (strongest: {} of {}, score \
+             {:.2} < {LEADS_OVER_SYMPTOM:.1}, listed below)",
+            type_title(&findings[0].profile_type),
+            findings[0].service,
+            findings[0].score
+        )
+    };
     match request_symptom(phases) {
         Some(symptom) => format!(
-            "{symptom}. No profile type shows a matching growth: the cause acts in the request \
-             layer, not in CPU, memory, locks or tasks{}.",
+            "{symptom}. {in_profiles}: the cause acts in the request layer, not in CPU, memory, \
+             locks or tasks{}.",
             if matches!(run.scenario.as_str(), "latency" | "errors") {
                 format!(
                     " — as the injected `{}` fault does (chaos's request layer answers or \
@@ -718,19 +793,21 @@ fn relative(path: &Path, root: &Path) -> String {
 }
 
 impl Report {
+    /// The finding that is the answer, if one is (see [`Report::leading`]).
+    pub fn leading_finding(&self) -> Option<&Finding> {
+        self.leading.and_then(|i| self.findings.get(i))
+    }
+
     /// The one line printed at the end of `make chaos-flamegraph`.
     pub fn summary_line(&self, report_path: &Path) -> String {
-        let cause = match self.findings.first() {
+        let cause = match self.leading_finding() {
             Some(f) => format!(
                 "{} of {}: {} {} in {}, {} in recovery",
                 type_title(&f.profile_type),
                 f.service,
                 f.amount(f.growth),
                 measure_words(&f.sample_type, &f.unit),
-                f.chain
-                    .first()
-                    .map_or("?", String::as_str)
-                    .trim_matches('`'),
+                f.subject().replace('`', ""),
                 match f.recovery {
                     Recovery::Gone => "gone",
                     Recovery::Reduced => "reduced",
@@ -790,14 +867,14 @@ impl Report {
             fault_state(run.fault.as_ref())
         )?;
         writeln!(md, "2. **Shows in:** {}", self.answer)?;
-        match self.findings.first() {
+        match self.leading_finding() {
             Some(f) => writeln!(md, "3. **After removal:** {}", f.recovery_sentence())?,
             None => writeln!(
                 md,
                 "3. **After removal:** see the phases below (request latency and errors)."
             )?,
         }
-        if let (Some(symptom), true) = (request_symptom(&self.phases), !self.findings.is_empty()) {
+        if let (Some(symptom), true) = (request_symptom(&self.phases), self.leading.is_some()) {
             writeln!(md, "4. **Symptom at the request layer:** {symptom}.")?;
         }
         writeln!(md)?;
@@ -943,9 +1020,10 @@ impl Report {
         if let Some(path) = &c.growth_path {
             writeln!(
                 md,
-                "Where it grew: {} in `{}` including callees, via {}.",
+                "Where it grew: {} in `{}` including callees{}, via {}.",
                 c.amount(path.growth),
                 path.point().replace('`', "'"),
+                path.owner_clause(),
                 path.chain().join(" ← ")
             )?;
             writeln!(md)?;
@@ -990,4 +1068,26 @@ pub fn report_command(dir: &Path) -> Result<Verdict> {
     let (report, path) = write(dir)?;
     println!("{}", report.summary_line(&path));
     Ok(report.verdict)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iterator_steps_are_part_of_the_loop_above_them_library_work_is_not() {
+        for frame in [
+            "core::iter::range::<impl core::iter::traits::iterator::Iterator for core::ops::range::Range<A>>::next",
+            "core::cmp::impls::<impl core::cmp::PartialOrd for u64>::lt",
+        ] {
+            assert!(is_generic_std(frame), "{frame}");
+        }
+        for frame in [
+            "hashbrown::map::HashMap<K,V,S,A>::insert",
+            "serde_json::de::from_str",
+            "trading_api::journal::Journal::append",
+        ] {
+            assert!(!is_generic_std(frame), "{frame}");
+        }
+    }
 }

@@ -71,7 +71,10 @@ fn every_in_service_fault_is_named_by_the_first_finding() {
     let out = deployment.run("up", &["--timeout", "120"]);
     assert!(out.status.success(), "up failed: {}", text(&out.stderr));
     let dir = &deployment.dir.0;
-    let profiles = dir.join("flamegraphs");
+    // SIMEX_E2E_CHAOS_OUT keeps the runs for reading afterwards (the deployment's folder goes).
+    let profiles = std::env::var_os("SIMEX_E2E_CHAOS_OUT")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| dir.join("flamegraphs"));
     let started = Instant::now();
     let mut misses = Vec::new();
     for (scenario, params, expected) in SCENARIOS {

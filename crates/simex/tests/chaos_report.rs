@@ -198,7 +198,7 @@ fn a_request_layer_fault_is_named_from_latency_when_no_profile_grew() {
     let (_, md) = report_of(&dir);
     let shows = line(&md, "2. **Shows in:**");
     assert!(
-        shows.contains("request latency: p99 20.0 ms → 125.0 ms"),
+        shows.contains("request latency: p50 6.7 → 41.7 ms (+35.0 ms), p99 20.0 → 125.0 ms"),
         "{shows}"
     );
     assert!(shows.contains("request layer"), "{shows}");
@@ -215,4 +215,148 @@ fn a_request_layer_fault_is_named_from_latency_when_no_profile_grew() {
         shows.contains("errors: success 100.0% → 90.0% (503 × 30)"),
         "{shows}"
     );
+}
+
+#[test]
+fn a_small_growth_does_not_outrank_a_latency_every_request_sees() {
+    let tmp = TempDir::new("chaos-report-weak");
+    // The latency fault: p50 and p99 up by 100 ms. The mutex profile also grows a little
+    // (more requests in flight): above the noise floor, far below the load window's own lock
+    // activity, so it is listed but is not the answer.
+    let dir = run_dir(
+        &tmp.0,
+        "latency",
+        [15.0, 330.0, 16.0],
+        [1.0, 1.0, 1.0],
+        &[
+            ("load", "mutex", mutex(200_000_000, 0)),
+            ("chaos", "mutex", mutex(300_000_000, 0)),
+            ("recovery", "mutex", mutex(200_000_000, 0)),
+        ],
+    );
+    let (_, md) = report_of(&dir);
+    let shows = line(&md, "2. **Shows in:**");
+    assert!(
+        shows.starts_with("2. **Shows in:** request latency"),
+        "{shows}"
+    );
+    assert!(shows.contains("too small to cause it"), "{shows}");
+    assert!(
+        md.contains("trading_api::venue::Venue::execute"),
+        "the weak finding is still listed:\n{md}"
+    );
+
+    // The same growth, ten times larger, is the answer: it can explain the latency.
+    let dir = run_dir(
+        &tmp.0,
+        "lock-contention",
+        [15.0, 330.0, 16.0],
+        [1.0, 1.0, 1.0],
+        &[
+            ("load", "mutex", mutex(200_000_000, 0)),
+            ("chaos", "mutex", mutex(1_200_000_000, 0)),
+            ("recovery", "mutex", mutex(200_000_000, 0)),
+        ],
+    );
+    let (_, md) = report_of(&dir);
+    let shows = line(&md, "2. **Shows in:**");
+    assert!(shows.contains("mutex (lock contention) profile"), "{shows}");
+    assert!(
+        line(&md, "4. **Symptom at the request layer:**").contains("p50 5.0 → 110.0 ms"),
+        "{md}"
+    );
+}
+
+#[test]
+fn growth_inside_a_library_is_named_by_the_programs_own_caller() {
+    let tmp = TempDir::new("chaos-report-owner");
+    let registry = "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f";
+    let allocs = |parse_bytes: i64| {
+        let parse = stack(&[
+            "chaos::scenarios::duty_cycle_loop",
+            "chaos::scenarios::json_heavy::parse_documents",
+            "serde_json::de::from_str",
+            "serde_json::value::de::ValueVisitor::visit_map",
+            "hashbrown::map::HashMap<K,V,S,A>::insert",
+        ]);
+        let mut h = Handmade::new(&[("alloc_objects", "count"), ("alloc_space", "bytes")])
+            .duration(3.0)
+            .file(
+                "chaos::scenarios::json_heavy::parse_documents",
+                "/work/app/crates/chaos/src/scenarios/json_heavy.rs",
+            )
+            .file(
+                "serde_json::de::from_str",
+                &format!("{registry}/serde_json-1.0.145/src/de.rs"),
+            )
+            .file(
+                "serde_json::value::de::ValueVisitor::visit_map",
+                &format!("{registry}/serde_json-1.0.145/src/value/de.rs"),
+            )
+            .file(
+                "hashbrown::map::HashMap<K,V,S,A>::insert",
+                &format!("{registry}/hashbrown-0.15.2/src/map.rs"),
+            )
+            .sample(&stack(&["trading_api::api::submit"]), &[100, 4 << 20]);
+        if parse_bytes > 0 {
+            h = h.sample(&parse, &[1000, parse_bytes]);
+        }
+        h
+    };
+    let dir = run_dir(
+        &tmp.0,
+        "json-heavy",
+        [15.0, 16.0, 15.0],
+        [1.0, 1.0, 1.0],
+        &[
+            ("load", "allocs", allocs(0)),
+            ("chaos", "allocs", allocs(64 << 20)),
+            ("recovery", "allocs", allocs(0)),
+        ],
+    );
+    let (out, md) = report_of(&dir);
+    let shows = line(&md, "2. **Shows in:**");
+    assert!(
+        shows.contains(
+            "`chaos::scenarios::json_heavy::parse_documents` (in `hashbrown::map::HashMap<K,V,S,A>::insert`)"
+        ),
+        "{shows}"
+    );
+    let summary = text(&out.stdout);
+    assert!(summary.contains("json_heavy::parse_documents"), "{summary}");
+}
+
+#[test]
+fn tasks_that_stop_ending_are_not_a_leak() {
+    let tmp = TempDir::new("chaos-report-delta");
+    // An earlier fault's tasks end during the load window (-21 there); under the errors fault
+    // nothing of the kind happens (+1). Goroutine windows are deltas: that is no growth, and
+    // the errors are the answer.
+    let tasks = |n: i64| {
+        Handmade::new(&[("goroutine", "count")])
+            .duration(3.0)
+            .sample(
+                &stack(&[
+                    "tokio::runtime::task::harness::Harness<T,S>::poll",
+                    "chaos::scenarios::task_leak::leaked_task::{{closure}}",
+                    "tokio::sync::notify::NotifiedProject::poll_notified",
+                ]),
+                &[n],
+            )
+            .sample(&stack(&["trading_api::api::serve"]), &[1])
+    };
+    let dir = run_dir(
+        &tmp.0,
+        "errors",
+        [16.0, 18.0, 16.0],
+        [1.0, 0.83, 1.0],
+        &[
+            ("load", "goroutine", tasks(-21)),
+            ("chaos", "goroutine", tasks(1)),
+            ("recovery", "goroutine", tasks(0)),
+        ],
+    );
+    let (_, md) = report_of(&dir);
+    let shows = line(&md, "2. **Shows in:**");
+    assert!(shows.contains("errors: success 100.0% → 83.0%"), "{shows}");
 }

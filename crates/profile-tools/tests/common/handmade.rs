@@ -15,6 +15,8 @@ pub struct Handmade {
     sample_types: Vec<(String, String)>,
     duration_nanos: i64,
     samples: Vec<(Vec<String>, Vec<i64>)>,
+    /// Source file by function name (none: the function has no file, as in a stripped build).
+    files: HashMap<String, String>,
 }
 
 impl Handmade {
@@ -27,6 +29,7 @@ impl Handmade {
                 .collect(),
             duration_nanos: 0,
             samples: Vec::new(),
+            files: HashMap::new(),
         }
     }
 
@@ -38,6 +41,12 @@ impl Handmade {
     /// Sets the duration (0: a snapshot).
     pub fn duration(mut self, seconds: f64) -> Self {
         self.duration_nanos = (seconds * 1e9) as i64;
+        self
+    }
+
+    /// Records `function`'s source file, as a symbolized profile does.
+    pub fn file(mut self, function: &str, path: &str) -> Self {
+        self.files.insert(function.to_owned(), path.to_owned());
         self
     }
 
@@ -83,11 +92,12 @@ impl Handmade {
             for name in stack.iter().rev() {
                 let id = *ids.entry(name.clone()).or_insert_with(|| {
                     let id = functions.len() as u64 + 1;
+                    let filename = self.files.get(name).map_or(0, |f| intern(f));
                     functions.push(proto::Function {
                         id,
                         name: intern(name),
                         system_name: 0,
-                        filename: 0,
+                        filename,
                         start_line: 0,
                     });
                     id

@@ -50,9 +50,18 @@
 //! descheduled by an overloaded machine, or slow through 61 polls between maintenance ticks,
 //! can still miss the 250 ms barrier. The soak test saw the remaining failure once: the other
 //! worker kept serving (health fine) while one stayed parked, and the process then hung on exit
-//! after SIGTERM, waiting for that thread. So the services also shut their runtime down with a
-//! timeout (`service_kit::runtime`). Only a tokio with the barrier fixed (PR #8370) removes the
-//! root cause; upgrade and drop guard 3 when it is released.
+//! after SIGTERM, waiting for that thread. `make chaos-flamegraph` on a loaded two-core
+//! machine saw it in 3 of 36 phases: a worker left at `trace_end` (gdb), every request queued
+//! on it (a `heap?seconds=2` among them) waiting a minute for the next dump to release it. So:
+//! 5. after every dump, [`heal_after_dump`] watches the workers for [`STUCK_AFTER`]: one that is
+//!    neither parked nor inside a poll and makes no progress is standing at `trace_end`, and
+//!    one more dump releases it (the stuck worker polls nothing, so that dump's trace is safe;
+//!    its own first arrival may time out, the retry completes the barrier);
+//! 6. the services shut their runtime down with a timeout (`service_kit::runtime`), so a worker
+//!    that stays stuck cannot keep the process alive after SIGTERM.
+//!
+//! Only a tokio with the barrier fixed (PR #8370) removes the root cause; upgrade and drop
+//! guards 3 and 5 when it is released.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -75,6 +84,13 @@ pub const CACHE_FOR: Duration = Duration::from_secs(1);
 /// A worker inside one poll for this long blocks a dump from starting. Well under tokio's
 /// 250 ms barrier timeout, well over a normal poll.
 pub const LONG_POLL: Duration = Duration::from_millis(40);
+
+/// A worker that makes no progress for this long after a dump, while neither parked nor inside
+/// a poll, is taken to stand at tokio's `trace_end` barrier (guard 5).
+pub const STUCK_AFTER: Duration = Duration::from_secs(1);
+
+/// Heal dumps after one dump: each can itself leave the barrier uneven, the next one fixes it.
+const MAX_HEALS: usize = 3;
 
 /// One task as the dump gives it, before symbolisation.
 #[derive(Debug, Clone)]
@@ -568,6 +584,7 @@ pub async fn dump_tasks(
         Ordering::Relaxed,
     );
     tracing::debug!(pause_ms = pause.as_millis() as u64, "pprof: task dump");
+    heal_after_dump(runtime);
     let spawns = task_hooks::spawn_sites();
     // Resolving walks DWARF: keep it off the async workers, and out of the heap profile (the
     // profiler's own allocations must not show up as the service's).
@@ -603,6 +620,72 @@ fn resolve_dump(
         })
         .collect();
     analyze(&tasks)
+}
+
+/// Workers that are unparked, made no progress during `window` (no poll seen by the poll hooks,
+/// no change in tokio's poll and park counts) and are not inside a poll: standing in the
+/// runtime's own code, which after a dump means tokio's `trace_end` barrier.
+pub fn stuck_workers(runtime: &Handle, window: Duration) -> Vec<usize> {
+    let metrics = runtime.metrics();
+    let progress = |i: usize| {
+        (
+            metrics.worker_poll_count(i),
+            metrics.worker_park_unpark_count(i),
+        )
+    };
+    let workers = metrics.num_workers();
+    let before: Vec<(u64, u64)> = (0..workers).map(progress).collect();
+    let polls = PollSnapshot::take();
+    std::thread::sleep(window);
+    if !polls.long_polls().is_empty() {
+        // A task holds its worker: that is guard 3's case, and no dump may start now.
+        return Vec::new();
+    }
+    let active = polls.active_workers();
+    (0..workers)
+        .filter(|&i| {
+            let now = progress(i);
+            // tokio publishes an odd park/unpark count while the worker is parked.
+            let parked = now.1 % 2 == 1;
+            now == before[i] && !parked && !active.contains(&i)
+        })
+        .collect()
+}
+
+/// Guard 5 (module docs): after a dump, on a thread of its own (a stuck worker may hold tasks
+/// this would otherwise wait behind), releases a worker left at the `trace_end` barrier by
+/// asking for further dumps, at most [`MAX_HEALS`]. Needs the poll hooks to tell a stuck worker
+/// from one inside a long poll; without them it does nothing.
+fn heal_after_dump(runtime: &Handle) {
+    if !task_hooks::installed() || runtime.runtime_flavor() != RuntimeFlavor::MultiThread {
+        return;
+    }
+    let handle = runtime.clone();
+    let _ = std::thread::Builder::new()
+        .name("pprof-dump-heal".into())
+        .spawn(move || {
+            for _ in 0..MAX_HEALS {
+                let stuck = stuck_workers(&handle, STUCK_AFTER);
+                if stuck.is_empty() {
+                    return;
+                }
+                tracing::warn!(
+                    ?stuck,
+                    "pprof: a task dump left worker(s) at tokio's trace barrier; dumping again \
+                     to release them (tokio PR #8370)"
+                );
+                if PENDING.swap(true, Ordering::AcqRel) {
+                    return;
+                }
+                let _pending = PendingGuard;
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread().build() else {
+                    return;
+                };
+                // Not cancelled on a timeout: tokio would go on asking (guard 2); PENDING
+                // refuses other dumps until this one is done.
+                drop(rt.block_on(handle.dump()));
+            }
+        });
 }
 
 /// Guard 3: waits until no worker has been inside one poll for [`LONG_POLL`].
@@ -668,6 +751,59 @@ async fn request_dump(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An instrumented two-worker runtime whose first worker to unpark after `hold` is set
+    /// stands still for `hold_for` outside any poll, as a worker left at `trace_end` does.
+    fn runtime_with_a_holdable_worker(
+        hold: Arc<AtomicBool>,
+        hold_for: Duration,
+    ) -> tokio::runtime::Runtime {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(2).enable_all();
+        task_hooks::instrument(&mut builder)
+            .on_thread_unpark(move || {
+                if hold.swap(false, Ordering::AcqRel) {
+                    std::thread::sleep(hold_for);
+                }
+            })
+            .build()
+            .expect("runtime")
+    }
+
+    #[test]
+    fn a_worker_standing_still_outside_a_poll_is_stuck_and_idle_or_busy_ones_are_not() {
+        let hold = Arc::new(AtomicBool::new(false));
+        let rt = runtime_with_a_holdable_worker(Arc::clone(&hold), Duration::from_secs(2));
+        let handle = rt.handle().clone();
+        // Every worker polls once, then the runtime idles: parked workers are not stuck.
+        for _ in 0..8 {
+            rt.block_on(rt.spawn(async { tokio::task::yield_now().await }))
+                .expect("task");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(
+            stuck_workers(&handle, Duration::from_millis(300)),
+            Vec::<usize>::new()
+        );
+
+        // A task blocking its worker is guard 3's case, never "stuck".
+        let blocker = rt.spawn(async { std::thread::sleep(Duration::from_millis(900)) });
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(
+            stuck_workers(&handle, Duration::from_millis(300)),
+            Vec::<usize>::new()
+        );
+        rt.block_on(blocker).expect("blocker");
+
+        // A worker woken and then held in the runtime's own code: stuck.
+        std::thread::sleep(Duration::from_millis(100));
+        hold.store(true, Ordering::Release);
+        let woken = rt.spawn(async {});
+        std::thread::sleep(Duration::from_millis(150));
+        let stuck = stuck_workers(&handle, Duration::from_millis(500));
+        assert_eq!(stuck.len(), 1, "{stuck:?}");
+        rt.block_on(woken).expect("woken");
+    }
 
     fn frame(function: &str) -> Frame {
         Frame {

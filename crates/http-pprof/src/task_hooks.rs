@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 use std::panic::Location;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::task::Id;
@@ -40,12 +40,24 @@ pub struct SpawnSite {
 }
 
 /// A worker thread's current poll: written by the poll hooks, read by the dump.
-#[derive(Default)]
 struct PollSlot {
     /// Odd while a poll is in progress; +1 at every poll start and end.
     seq: AtomicU64,
     /// The task being polled.
     task: Mutex<Option<Id>>,
+    /// The runtime worker (tokio's index, as in its metrics) of the latest poll; `usize::MAX`
+    /// before the first poll or off a worker.
+    worker: AtomicUsize,
+}
+
+impl Default for PollSlot {
+    fn default() -> Self {
+        Self {
+            seq: AtomicU64::new(0),
+            task: Mutex::new(None),
+            worker: AtomicUsize::new(usize::MAX),
+        }
+    }
 }
 
 fn spawns() -> &'static Mutex<HashMap<Id, SpawnSite>> {
@@ -98,6 +110,8 @@ pub fn instrument(builder: &mut tokio::runtime::Builder) -> &mut tokio::runtime:
                 if let Ok(mut task) = slot.task.lock() {
                     *task = Some(meta.id());
                 }
+                let worker = tokio::runtime::worker_index().unwrap_or(usize::MAX);
+                slot.worker.store(worker, Ordering::Relaxed);
                 slot.seq.fetch_add(1, Ordering::Release);
             });
         })
@@ -165,6 +179,20 @@ impl PollSnapshot {
                 })
                 .collect(),
         )
+    }
+
+    /// Workers (tokio's indices) that started or finished a poll since `self`, or are inside one
+    /// now: alive, whatever their metrics (submitted only every 61 polls) say yet.
+    pub fn active_workers(&self) -> Vec<usize> {
+        self.0
+            .iter()
+            .filter(|(slot, seq)| {
+                let now = slot.0.seq.load(Ordering::Acquire);
+                now != *seq || now % 2 == 1
+            })
+            .map(|(slot, _)| slot.0.worker.load(Ordering::Relaxed))
+            .filter(|&w| w != usize::MAX)
+            .collect()
     }
 
     /// Tasks that were inside one and the same poll at `self` and are still in it now: their

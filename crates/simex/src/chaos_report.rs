@@ -13,7 +13,9 @@
 //!    carries most of the growth.
 //! 2. Each growth gets a score: its size over the larger of the load window's total of that type
 //!    and a floor ([`floor_per_second`]), so growth that is small in absolute terms (a few
-//!    milliseconds of lock wait) never outranks a real one. Findings scoring at least
+//!    milliseconds of lock wait) never outranks a real one; weighted by where it sits
+//!    ([`attribution_weight`]): new code of the program's own counts double, runtime-only paths
+//!    half. Findings scoring at least
 //!    [`MIN_SCORE`] are ranked; the first is the report's answer.
 //! 3. The same path is measured in the recovery window: the growth is gone, smaller, or still
 //!    there.
@@ -373,6 +375,18 @@ pub fn floor_per_second(profile_type: &str, unit: &str) -> f64 {
     }
 }
 
+/// How much a growth says about a cause, by where it sits (module docs, step 2): a path of the
+/// program's own code that did not run at all under the same load is what an injected or newly
+/// triggered cause looks like (×2); a path with no frame of the program's own code (tasks
+/// waiting in the runtime, buffers of the HTTP stack) is more often a consequence (×0.5).
+pub fn attribution_weight(has_owner: bool, load_value: f64) -> f64 {
+    match (has_owner, load_value <= 0.0) {
+        (false, _) => 0.5,
+        (true, true) => 2.0,
+        (true, false) => 1.0,
+    }
+}
+
 /// Sum of the values of every sample whose stack starts with `path` (root first).
 fn value_on_path(profile: &Profile, index: usize, path: &[String]) -> f64 {
     profile
@@ -528,7 +542,8 @@ fn finding(
         fault_value - load_value
     };
     let floor = floor_per_second(profile_type, &comparison.unit) * window.max(1.0);
-    let score = growth / (comparison.base_total.max(0) as f64).max(floor);
+    let score = growth / (comparison.base_total.max(0) as f64).max(floor)
+        * attribution_weight(path.owner().is_some(), load_value);
     let recovery = match recovery_value {
         None => Recovery::Unknown,
         Some(r) if r - load_value <= 0.2 * growth => Recovery::Gone,
@@ -536,7 +551,7 @@ fn finding(
         Some(_) => Recovery::Persists,
     };
     let percent = |v: f64, total: i64| {
-        if total == 0 {
+        if total == 0 || v == 0.0 {
             0.0
         } else {
             100.0 * v / total as f64
@@ -884,7 +899,8 @@ impl Report {
             md,
             "Each profile type of each service, fault window against load window (same load, {} s each), in absolute terms. \
              Score: the growth over the larger of the load window's total and a floor (5% of a core or of one waiting task, \
-             2 MiB/s live heap, 1 MiB/s allocated, 5 tasks/s); below {MIN_SCORE} it is noise and not listed.",
+             2 MiB/s live heap, 1 MiB/s allocated, 5 tasks/s), doubled for a path of the program's own code that did not run \
+             under load and halved for a path with no frame of the program's own code; below {MIN_SCORE} it is noise and not listed.",
             run.seconds
         )?;
         writeln!(md)?;

@@ -405,7 +405,10 @@ pub async fn get_order(
         .venue
         .find_order(trader.account, id)
         .ok_or_else(|| ApiError::not_found("no such order"))?;
-    Ok(Json(order_json(&trader.venue, &order)))
+    let body = order_json(&trader.venue, &order);
+    // Read, then wait until what was read is durable (`visibility.rs`).
+    trader.venue.wait_visible().await?;
+    Ok(Json(body))
 }
 
 /// `DELETE /api/v1/orders/{id}`.
@@ -491,6 +494,7 @@ pub async fn list_orders(
         .iter()
         .map(|o| order_json(&trader.venue, o))
         .collect();
+    trader.venue.wait_visible().await?;
     Ok(Json(json!({ "orders": orders })))
 }
 
@@ -522,7 +526,9 @@ fn account_json(venue: &Venue, account: AccountId) -> Result<Value, ApiError> {
 
 /// `GET /api/v1/account`: balances and holds.
 pub async fn get_account(trader: Trader) -> Result<Json<Value>, ApiError> {
-    account_json(&trader.venue, trader.account).map(Json)
+    let body = account_json(&trader.venue, trader.account)?;
+    trader.venue.wait_visible().await?;
+    Ok(Json(body))
 }
 
 // ---- public market data -------------------------------------------------------------------
@@ -595,6 +601,7 @@ pub async fn get_orderbook(
             json!({ "symbol": symbol, "seq": st.book_seq, "bids": side(Side::Buy), "asks": side(Side::Sell) })
         })
         .ok_or_else(|| ApiError::not_found("unknown symbol"))?;
+    venue.wait_visible().await?;
     Ok(Json(body))
 }
 
@@ -631,6 +638,7 @@ pub async fn get_trades(
             })
         })
         .collect();
+    venue.wait_visible().await?;
     Ok(Json(json!({ "symbol": symbol, "trades": trades })))
 }
 
@@ -642,10 +650,11 @@ pub async fn get_ticker(
     let venue = public_venue(&state)?;
     let id = symbol_of(&venue, &symbol)?;
     let info = &venue.instruments()[id.0 as usize];
-    venue
+    let body = venue
         .with_book(id, |book, st| ticker_json(info, book, &st.ticker))
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("unknown symbol"))
+        .ok_or_else(|| ApiError::not_found("unknown symbol"))?;
+    venue.wait_visible().await?;
+    Ok(Json(body))
 }
 
 // ---- admin --------------------------------------------------------------------------------

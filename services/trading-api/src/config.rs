@@ -36,7 +36,12 @@ pub struct Config {
     /// Book locking: one mutex per symbol, or one for all books.
     #[arg(long, env = "SIMEX_LOCKING", value_enum, default_value_t = LockingArg::PerSymbol)]
     pub locking: LockingArg,
-    /// Journal durability: `always` (fsync each record), `batch` (group commit), `none`.
+    /// Journal durability (what an answered order survives): `always` (fsync each record:
+    /// power loss), `batch` (group commit, answer after the shared fsync: power loss), `write`
+    /// (answer once written to the OS, fsync within 50 ms: process crash), `none` (answer
+    /// before writing: nothing guaranteed). The demo's default is `batch`: an exchange that is
+    /// used to teach what durability costs should pay it in full, so the fsync shows in its
+    /// profiles; run `write` for throughput figures (it is what production systems usually run).
     #[arg(long, env = "SIMEX_JOURNAL_SYNC", value_enum, default_value_t = SyncMode::Batch)]
     pub journal_sync: SyncMode,
     /// Write a snapshot (and start a new journal segment) every this many records; 0 = never.

@@ -11,8 +11,18 @@
 //! - `batch` (default): appends go to a buffer; a writer thread writes and fsyncs whatever has
 //!   accumulated (group commit) and the command is answered once its record is synced. Same
 //!   guarantee as `always`, with one fsync shared by all commands that arrived meanwhile.
+//! - `write`: the writer thread writes each group to the OS (`write(2)`, no fsync) and the
+//!   commands are answered once their record is written; it fsyncs in the background at most
+//!   [`WRITE_SYNC_INTERVAL`] after a write. Survives a process crash (the kernel has the bytes);
+//!   a power loss or OS crash can lose the last interval of answered commands. What most
+//!   production systems run (PostgreSQL's `synchronous_commit = off` plus `wal_writer_delay`,
+//!   Kafka's default flush policy, Redis `appendfsync everysec`).
 //! - `none`: the writer thread writes without fsync and commands are answered without waiting.
 //!   A process crash can lose the last few milliseconds of answered commands; an OS crash more.
+//!
+//! "Durable" below means durable as the mode promises: synced for `always` and `batch`, written
+//! to the OS for `write`, appended for `none`. Nothing is shown to anyone (answers, market data,
+//! REST reads) before it is durable in that sense; see `venue.rs`.
 //!
 //! Reading tells two kinds of damage apart, because only one of them can be repaired safely:
 //! - A *torn tail* ([`TornTail`]) is what a crash leaves: the last record cut short (a process
@@ -35,6 +45,10 @@ use contention::{Condvar, Mutex};
 use prometheus::Histogram;
 use tokio::sync::watch;
 
+/// In `write` mode, the longest written records wait for their fsync: what a power loss can
+/// take from answered commands.
+pub const WRITE_SYNC_INTERVAL: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// Bytes before the payload.
 const HEADER_LEN: usize = 16;
 /// Largest payload accepted when reading; anything bigger is corruption.
@@ -48,6 +62,8 @@ pub enum SyncMode {
     Always,
     /// Group commit: one fsync for all records waiting, answer after it.
     Batch,
+    /// Answer once written to the OS; fsync in the background within [`WRITE_SYNC_INTERVAL`].
+    Write,
     /// Never fsync; answer without waiting for the write.
     None,
 }
@@ -352,6 +368,16 @@ struct Durable {
     failed: bool,
 }
 
+/// Wakes when the durable watermark moves ([`Journal::watch_durable`]).
+pub struct DurableWatch(watch::Receiver<Durable>);
+
+impl DurableWatch {
+    /// Waits for the next move; `false` once the journal is gone or has failed.
+    pub async fn changed(&mut self) -> bool {
+        self.0.changed().await.is_ok() && !self.0.borrow_and_update().failed
+    }
+}
+
 /// State behind the append lock.
 struct State {
     /// Next sequence number to assign.
@@ -538,7 +564,7 @@ impl Journal {
                     None => Err(JournalError::Closed),
                 }
             }
-            SyncMode::Batch | SyncMode::None => {
+            SyncMode::Batch | SyncMode::Write | SyncMode::None => {
                 let before = st.pending.len();
                 encode(seq, payload, &mut st.pending);
                 st.len += (st.pending.len() - before) as u64;
@@ -576,6 +602,20 @@ impl Journal {
         }
     }
 
+    /// The highest sequence number whose effects may be shown: durable as the mode promises,
+    /// or everything appended in `none` mode (which promises nothing).
+    pub fn visible_seq(&self) -> u64 {
+        match self.shared.mode {
+            SyncMode::None => u64::MAX,
+            _ => self.shared.durable.borrow().seq,
+        }
+    }
+
+    /// A watch on the durable watermark, for whoever must act when it moves.
+    pub fn watch_durable(&self) -> DurableWatch {
+        DurableWatch(self.shared.durable.subscribe())
+    }
+
     /// `(last sequence number, byte length)` of everything appended so far; a snapshot taken
     /// while commands are quiesced records this as its replay starting point.
     pub fn position(&self) -> (u64, u64) {
@@ -607,39 +647,62 @@ impl Drop for Journal {
     }
 }
 
-/// The `batch`/`none` writer: takes whatever is pending, writes it, fsyncs (batch), publishes.
+/// The `batch`/`write`/`none` writer: takes whatever is pending, writes it, fsyncs (`batch`:
+/// before publishing; `write`: within [`WRITE_SYNC_INTERVAL`] after), publishes.
 fn writer_loop(shared: &Shared, mut file: File) {
     let mut buffer = Vec::with_capacity(1 << 16);
+    // `write` mode: when the oldest written-but-unsynced bytes were written.
+    let mut unsynced_since: Option<Instant> = None;
     loop {
         let (last, closing) = {
             let mut st = shared.state.lock();
             while st.pending.is_empty() && !st.closed {
-                shared.wake.wait(&mut st);
+                match unsynced_since {
+                    Some(since) => {
+                        let left = WRITE_SYNC_INTERVAL.saturating_sub(since.elapsed());
+                        if left.is_zero() || shared.wake.wait_for(&mut st, left).timed_out() {
+                            break;
+                        }
+                    }
+                    None => shared.wake.wait(&mut st),
+                }
             }
             std::mem::swap(&mut buffer, &mut st.pending);
             (st.pending_last, st.closed)
         };
+        let fail = |err: std::io::Error| {
+            tracing::error!(%err, path = %shared.path.display(), "journal write failed; refusing further commands");
+            shared.state.lock().failed = true;
+            shared.durable.send_modify(|d| d.failed = true);
+        };
         if !buffer.is_empty() {
             let result = file.write_all(&buffer).and_then(|()| {
                 if shared.mode == SyncMode::Batch {
-                    let t = Instant::now();
-                    chaos_fsync_delay(&shared.fsync_delay_ms);
-                    file.sync_data()?;
-                    shared.metrics.fsync.observe(t.elapsed().as_secs_f64());
+                    sync(shared, &file)?;
                 }
                 Ok(())
             });
             buffer.clear();
             if let Err(err) = result {
-                tracing::error!(%err, path = %shared.path.display(), "journal write failed; refusing further commands");
-                shared.state.lock().failed = true;
-                shared.durable.send_modify(|d| d.failed = true);
+                fail(err);
                 return;
             }
             shared.durable.send_replace(Durable {
                 seq: last,
                 failed: false,
             });
+            if shared.mode == SyncMode::Write && unsynced_since.is_none() {
+                unsynced_since = Some(Instant::now());
+            }
+        }
+        if unsynced_since.is_some_and(|since| since.elapsed() >= WRITE_SYNC_INTERVAL) {
+            // A failed background fsync means written records may never reach the disk: stop,
+            // as for a failed write.
+            if let Err(err) = sync(shared, &file) {
+                fail(err);
+                return;
+            }
+            unsynced_since = None;
         }
         if closing {
             let st = shared.state.lock();
@@ -652,6 +715,15 @@ fn writer_loop(shared: &Shared, mut file: File) {
             }
         }
     }
+}
+
+/// One fsync of the journal file, timed, with the `slow-journal` delay before it.
+fn sync(shared: &Shared, file: &File) -> std::io::Result<()> {
+    let t = Instant::now();
+    chaos_fsync_delay(&shared.fsync_delay_ms);
+    file.sync_data()?;
+    shared.metrics.fsync.observe(t.elapsed().as_secs_f64());
+    Ok(())
 }
 
 #[cfg(test)]
@@ -699,7 +771,12 @@ mod tests {
 
     #[test]
     fn round_trips_in_every_mode_and_appends_after_reopen() {
-        for mode in [SyncMode::Always, SyncMode::Batch, SyncMode::None] {
+        for mode in [
+            SyncMode::Always,
+            SyncMode::Batch,
+            SyncMode::Write,
+            SyncMode::None,
+        ] {
             let dir = temp_dir(&format!("{mode:?}"));
             let path = dir.join("journal.log");
             write_records(&path, mode, &["a", "bb"]);
@@ -709,6 +786,36 @@ mod tests {
             assert_eq!(end.last_seq, 3);
             assert_eq!(end.torn_tail, None);
         }
+    }
+
+    #[test]
+    fn write_mode_answers_before_the_fsync_and_syncs_in_the_background() {
+        let dir = temp_dir("write-sync");
+        let path = dir.join("journal.log");
+        let end = scan(&path, 0, 0, |_, _| Ok(())).unwrap();
+        let metrics = metrics();
+        let fsync = metrics.fsync.clone();
+        let journal = Journal::open(&path, end, SyncMode::Write, metrics).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let seq = journal.append(b"one").unwrap();
+        rt.block_on(journal.wait_durable(seq)).unwrap();
+        // Written to the OS: a reader of the file (another process) sees it now.
+        let (records, _) = read_all(&path).unwrap();
+        assert_eq!(records, ["one"]);
+        // No further appends: the background fsync still comes, within the interval.
+        let mut synced = false;
+        for _ in 0..100 {
+            if fsync.get_sample_count() > 0 {
+                synced = true;
+                break;
+            }
+            std::thread::sleep(WRITE_SYNC_INTERVAL / 5);
+        }
+        assert!(synced, "no fsync within {:?} x 20", WRITE_SYNC_INTERVAL);
+        journal.close();
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub mod orders;
 pub mod snapshot;
 pub mod units;
 pub mod venue;
+pub mod visibility;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -135,6 +136,9 @@ impl AppState {
 
     /// Publishes the recovered venue and marks the service ready.
     pub fn install(&self, venue: Arc<Venue>) {
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(venue::release_market_data_forever(Arc::downgrade(&venue)));
+        }
         if self.venue.set(venue).is_err() {
             tracing::error!("venue installed twice");
         }

@@ -359,18 +359,25 @@ fn handle_request(
                     task,
                 }
             });
+            // Snapshots show the live book, which may hold commands not yet durable: they
+            // are queued behind them (`visibility.rs`), and ahead of every later update.
             match channel {
                 Channel::Book => {
                     sub.book_floor.store(st.book_seq, Ordering::Relaxed);
-                    if tx
-                        .try_send(Arc::new(book_snapshot_message(info, st.book_seq, book)))
-                        .is_err()
-                    {
-                        slow.cancel();
-                    }
+                    venue.send_when_durable(
+                        symbol,
+                        Arc::new(book_snapshot_message(info, st.book_seq, book)),
+                        tx.clone(),
+                        slow.clone(),
+                    );
                 }
                 Channel::Ticker => {
-                    let _ = tx.try_send(Arc::new(ticker_message(info, book, &st.ticker)));
+                    venue.send_when_durable(
+                        symbol,
+                        Arc::new(ticker_message(info, book, &st.ticker)),
+                        tx.clone(),
+                        slow.clone(),
+                    );
                 }
                 Channel::Trades => {}
             }

@@ -20,7 +20,8 @@ use matching::{
 };
 use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
 
 use crate::journal::{Journal, JournalError};
 use crate::ledger::{hash_key, hex, new_api_key, unhex, AssetId, KeyHash, Ledger, LedgerError};
@@ -28,6 +29,7 @@ use crate::marketdata::{self, MarketMessage};
 use crate::metrics::TradingMetrics;
 use crate::orders::{OrderRecord, OrderStatus, SymbolState, TradeRecord};
 use crate::units::ASSET_DECIMALS;
+use crate::visibility::HeldFeed;
 
 /// The raw mutex behind the engine's book locks: contention-profiling (crates/contention), so a
 /// contended book shows in `/debug/pprof/mutex` with the waiting caller's stack.
@@ -204,8 +206,11 @@ pub struct Venue {
     instruments: Vec<InstrumentInfo>,
     /// Per-symbol service state, locked inside the book lock.
     symbols: Vec<Mutex<SymbolState>>,
-    /// Per-symbol market-data broadcast; its capacity bounds how far a client may lag.
-    feeds: Vec<broadcast::Sender<Arc<MarketMessage>>>,
+    /// Per-symbol market data, held until durable (`visibility.rs`); the broadcast's capacity
+    /// bounds how far a client may lag.
+    feeds: Vec<HeldFeed>,
+    /// Highest journal sequence number applied so far: what a reader may have seen.
+    applied_seq: AtomicU64,
     /// Accounts and balances.
     ledger: Mutex<Ledger>,
     /// API key hash → account, read on every request without touching the ledger lock.
@@ -260,6 +265,24 @@ fn spin_for(duration: std::time::Duration) {
     let started = Instant::now();
     while started.elapsed() < duration {
         std::hint::spin_loop();
+    }
+}
+
+/// Releases held market data whenever the journal's durable watermark moves (the commands
+/// themselves release what is durable when they finish; this covers what becomes durable
+/// later). Ends when the venue or its journal goes away.
+pub async fn release_market_data_forever(venue: std::sync::Weak<Venue>) {
+    let Some(mut watch) = venue
+        .upgrade()
+        .and_then(|v| v.journal().map(Journal::watch_durable))
+    else {
+        return;
+    };
+    while watch.changed().await {
+        match venue.upgrade() {
+            Some(venue) => venue.release_market_data(),
+            None => return,
+        }
     }
 }
 
@@ -440,10 +463,7 @@ impl Venue {
                 base_scale: 10i128.pow(u32::from(ASSET_DECIMALS - instrument.qty_decimals)),
             });
         }
-        let feeds = infos
-            .iter()
-            .map(|_| broadcast::channel(feed_capacity.max(1)).0)
-            .collect();
+        let feeds = infos.iter().map(|_| HeldFeed::new(feed_capacity)).collect();
         Ok(Self {
             symbols: infos
                 .iter()
@@ -452,6 +472,7 @@ impl Venue {
             exchange: SharedExchange::new(instruments, locking),
             instruments: infos,
             feeds,
+            applied_seq: AtomicU64::new(0),
             ledger: Mutex::new(Ledger::new(assets)),
             keys: RwLock::new(HashMap::new()),
             journal: OnceLock::new(),
@@ -500,11 +521,59 @@ impl Venue {
         self.keys.read().get(&hash_key(key)).copied()
     }
 
-    /// Subscribes to a symbol's market data.
+    /// Subscribes to a symbol's market data (what is released from now on).
     pub fn subscribe(&self, symbol: SymbolId) -> Option<broadcast::Receiver<Arc<MarketMessage>>> {
-        self.feeds
-            .get(symbol.0 as usize)
-            .map(broadcast::Sender::subscribe)
+        self.feeds.get(symbol.0 as usize).map(HeldFeed::subscribe)
+    }
+
+    /// Queues `message` for one client of `symbol`'s feed, to be sent once everything applied
+    /// so far is durable (a subscription's snapshot: see `visibility.rs`). Call it under the
+    /// book lock the snapshot was read under, so it takes its place in the stream.
+    pub fn send_when_durable(
+        &self,
+        symbol: SymbolId,
+        message: Arc<MarketMessage>,
+        to: mpsc::Sender<Arc<MarketMessage>>,
+        on_full: CancellationToken,
+    ) {
+        if let Some(feed) = self.feeds.get(symbol.0 as usize) {
+            feed.hold_for(
+                self.applied_seq.load(Ordering::SeqCst),
+                message,
+                to,
+                on_full,
+            );
+            feed.release(self.visible_seq());
+        }
+    }
+
+    /// The highest journal sequence number whose effects may be shown (everything before the
+    /// journal opens: replay only reapplies what was durable).
+    pub fn visible_seq(&self) -> u64 {
+        self.journal.get().map_or(u64::MAX, Journal::visible_seq)
+    }
+
+    /// Releases every feed's held messages up to the durable watermark; run whenever it moves.
+    pub fn release_market_data(&self) {
+        let visible = self.visible_seq();
+        for feed in &self.feeds {
+            feed.release(visible);
+        }
+    }
+
+    /// The read barrier of REST reads (`visibility.rs`): call after reading; returns once
+    /// everything applied so far, so everything the read could have seen, is durable. Fails
+    /// if the journal failed: state past its last durable record must not be shown.
+    pub async fn wait_visible(&self) -> Result<(), VenueError> {
+        let Some(journal) = self.journal.get() else {
+            return Ok(());
+        };
+        let applied = self.applied_seq.load(Ordering::SeqCst);
+        if journal.visible_seq() >= applied {
+            return Ok(());
+        }
+        journal.wait_durable(applied).await?;
+        Ok(())
     }
 
     /// Runs `f` with the symbol's book and state locked (consistent reads for snapshots).
@@ -535,6 +604,7 @@ impl Venue {
                 key_hash: hex(&key_hash),
             };
             let seq = journal.append(&encode_entry(&entry))?;
+            self.applied_seq.fetch_max(seq, Ordering::SeqCst);
             ledger.create_account(account, name, &key_hash)?;
             self.keys.write().insert(key_hash, account);
             (account, seq)
@@ -565,6 +635,7 @@ impl Venue {
                 amount,
             };
             let seq = journal.append(&encode_entry(&entry))?;
+            self.applied_seq.fetch_max(seq, Ordering::SeqCst);
             ledger.deposit(account, asset_id, amount)?;
             seq
         };
@@ -837,7 +908,12 @@ impl Venue {
                     client_order_id: client_order_id.clone(),
                 };
                 match journal.append(&encode_entry(&entry)) {
-                    Ok(seq) => (seq, ts_ms, client_order_id),
+                    Ok(seq) => {
+                        // Before the state changes, under the book lock: a reader that sees
+                        // the change also sees this number (the read barrier relies on it).
+                        self.applied_seq.fetch_max(seq, Ordering::SeqCst);
+                        (seq, ts_ms, client_order_id)
+                    }
                     Err(err) => {
                         self.ledger.lock().adjust_hold(account, hold_asset, -hold);
                         return Err(err.into());
@@ -849,7 +925,10 @@ impl Venue {
                 ts_ms,
                 client_order_id,
                 ..
-            } => (seq, ts_ms, client_order_id),
+            } => {
+                self.applied_seq.fetch_max(seq, Ordering::SeqCst);
+                (seq, ts_ms, client_order_id)
+            }
         };
 
         // Record the new order (or the amend's extra hold) before the engine runs.
@@ -1109,20 +1188,29 @@ impl Venue {
             st.record_trade(trade.clone());
         }
         let feed = &self.feeds[command_symbol(cmd).0 as usize];
-        if feed.receiver_count() > 0 {
+        if feed.has_subscribers() {
+            // Held until the command's record is durable (`visibility.rs`).
             for trade in &trades {
-                let _ = feed.send(Arc::new(marketdata::trade_message(info, trade)));
+                feed.hold(seq, Arc::new(marketdata::trade_message(info, trade)));
             }
             if !level_changes.is_empty() {
-                let _ = feed.send(Arc::new(marketdata::book_update_message(
-                    info,
-                    st.book_seq,
-                    &level_changes,
-                )));
+                feed.hold(
+                    seq,
+                    Arc::new(marketdata::book_update_message(
+                        info,
+                        st.book_seq,
+                        &level_changes,
+                    )),
+                );
             }
             if !trades.is_empty() || !level_changes.is_empty() {
-                let _ = feed.send(Arc::new(marketdata::ticker_message(info, book, &st.ticker)));
+                feed.hold(
+                    seq,
+                    Arc::new(marketdata::ticker_message(info, book, &st.ticker)),
+                );
             }
+            // Already durable (`always`, `none`, or a fast writer): out at once.
+            feed.release(self.visible_seq());
         }
         CommandOutcome {
             order: reported,

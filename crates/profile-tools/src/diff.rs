@@ -565,7 +565,8 @@ impl GrowthPath {
     /// frame of its own crate, then for each crate further out the frame that called into the
     /// one below it (where a program's own code calls a library). Runtime and standard-library
     /// crates are skipped; at most four frames, and the program's own frame nearest the point
-    /// ([`GrowthPath::owner`]) is always one of them.
+    /// ([`GrowthPath::owner`]) is always one of them, followed by up to two of its callers in
+    /// the program's own crate.
     pub fn chain(&self) -> Vec<String> {
         let Some((point, callers)) = self.frames.split_last() else {
             return Vec::new();
@@ -604,6 +605,19 @@ impl GrowthPath {
                 chain.truncate(3);
                 chain.push(owner);
             }
+        }
+        // And who called it, in the program: the function that started this work
+        // (`contend_for_book_locks` above `Venue::with_book` above `spin_for`).
+        if let Some(i) = self.owner {
+            let krate = crate_of(&self.frames[i]);
+            let callers = self.frames[..i]
+                .iter()
+                .rev()
+                .filter(|f| crate_of(f) == krate && !is_closure(f))
+                .map(|f| format!("`{f}`"))
+                .filter(|f| !chain.contains(f))
+                .take(2);
+            chain.extend(callers.collect::<Vec<_>>());
         }
         chain
     }

@@ -272,7 +272,8 @@ fn the_growth_path_ends_where_the_growth_is_concentrated() {
     assert_close(path.growth, 4e9);
     assert_eq!(path.chain(), vec!["`app::matching::run`", "`app::handler`"]);
 
-    // Down to a library leaf: the chain names the library entry and the program's call site.
+    // Down to a library leaf: the chain names the library entry, the program's call site and
+    // that function's caller.
     let new = Handmade::cpu(10.0).cpu_sample(
         &[
             "start_thread",
@@ -294,7 +295,9 @@ fn the_growth_path_ends_where_the_growth_is_concentrated() {
             "`regex_automata::nfa::compile`",
             "`regex_automata::meta::build`",
             "`regex::Regex::new`",
-            "`app::validate`"
+            "`app::validate`",
+            // The program's own caller of its frame: who started the work.
+            "`app::handler`"
         ]
     );
 }

@@ -18,7 +18,10 @@ use matching::{
     AccountId, Command, DoneReason, Event, Exchange, Instrument, LockingMode, NewOrder, OrderBook,
     OrderId, OrderType, Price, Qty, RejectReason, Side, SymbolId, TimeInForce,
 };
-use parking_lot::{Mutex, RwLock};
+// The per-symbol state and ledger locks are profiled (`/debug/pprof/mutex`): the ledger is
+// shared by every symbol's book lock holder, so it is where symbols can wait on each other.
+use contention::Mutex;
+use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;

@@ -13,7 +13,8 @@ pub type Undo = Box<dyn FnOnce() + Send + 'static>;
 /// answers that the service does not support the scenario.
 pub trait ServiceFaults: Send + Sync + 'static {
     /// Serialize the books behind one lock (when `params.global`), hold the book lock
-    /// `params.hold_us` longer per command, and run `params.contenders` background lockers.
+    /// `params.hold_us` longer per command, and run `params.contenders` background lockers; or,
+    /// with `params.design = coarse`, switch to one lock across the whole order path.
     fn lock_contention(&self, params: &LockContentionParams) -> Result<Undo, ApiError> {
         let _ = params;
         Err(unsupported("lock-contention"))

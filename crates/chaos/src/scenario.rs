@@ -201,6 +201,22 @@ pub struct LockContentionParams {
     /// Serialize every book behind one lock, as `LockingMode::Global` does.
     #[serde(default = "yes")]
     pub global: bool,
+    /// `contenders` (default): the knobs above. `coarse`: switch the service to the lock-heavy
+    /// design a first version has, one lock held across the whole order path including the
+    /// journal sync; the other knobs are then ignored.
+    #[serde(default)]
+    pub design: LockDesign,
+}
+
+/// How `lock-contention` makes locks hot.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LockDesign {
+    /// Longer holds, background lockers and an extra global lock in front of the books.
+    #[default]
+    Contenders,
+    /// One lock around risk, journal append, matching, settlement and the journal sync.
+    Coarse,
 }
 
 /// `slow-journal` parameters (service hook).

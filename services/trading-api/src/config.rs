@@ -33,7 +33,8 @@ pub struct Config {
     /// Market-order protection band in basis points from the best opposite price.
     #[arg(long, env = "SIMEX_MARKET_PROTECTION_BPS", default_value_t = 500)]
     pub market_protection_bps: u32,
-    /// Book locking: one mutex per symbol, or one for all books.
+    /// Book locking: one mutex per symbol, one for all books, or `coarse` (one lock across the
+    /// whole order path, journal sync included).
     #[arg(long, env = "SIMEX_LOCKING", value_enum, default_value_t = LockingArg::PerSymbol)]
     pub locking: LockingArg,
     /// Journal durability (what an answered order survives): `always` (fsync each record:
@@ -84,6 +85,10 @@ pub enum LockingArg {
     PerSymbol,
     /// One mutex for all books.
     Global,
+    /// Per-book locks in the engine, and one venue lock around the whole order path including
+    /// the journal sync: the lock-heavy first-version design (switchable at run time with the
+    /// `lock-contention` fault, `design: coarse`).
+    Coarse,
 }
 
 impl From<LockingArg> for LockingMode {
@@ -91,6 +96,7 @@ impl From<LockingArg> for LockingMode {
         match arg {
             LockingArg::PerSymbol => LockingMode::PerSymbol,
             LockingArg::Global => LockingMode::Global,
+            LockingArg::Coarse => LockingMode::PerSymbol,
         }
     }
 }

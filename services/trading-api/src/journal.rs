@@ -403,6 +403,8 @@ struct Shared {
     /// Wakes the writer thread when `pending` fills or on close.
     wake: Condvar,
     durable: watch::Sender<Durable>,
+    /// Notified (under `state`) whenever `durable` moves, for blocking waiters.
+    durable_changed: Condvar,
     metrics: JournalMetrics,
     /// Milliseconds added before every fsync: the `slow-journal` chaos fault (0 normally).
     fsync_delay_ms: std::sync::atomic::AtomicU64,
@@ -482,6 +484,7 @@ impl Journal {
             }),
             wake: Condvar::new(),
             durable,
+            durable_changed: Condvar::new(),
             metrics,
             fsync_delay_ms: std::sync::atomic::AtomicU64::new(0),
         });
@@ -616,6 +619,29 @@ impl Journal {
         DurableWatch(self.shared.durable.subscribe())
     }
 
+    /// [`Journal::wait_durable`] for a thread that may block (the `coarse` lock design holds
+    /// its lock across this wait): parks on the journal's condition variable, so the wait shows
+    /// in `/debug/pprof/block`.
+    pub fn wait_durable_blocking(&self, seq: u64) -> Result<(), JournalError> {
+        if self.shared.mode == SyncMode::None {
+            return Ok(());
+        }
+        let mut st = self.shared.state.lock();
+        loop {
+            let durable = *self.shared.durable.borrow();
+            if durable.seq >= seq {
+                return Ok(());
+            }
+            if durable.failed || st.failed {
+                return Err(JournalError::Failed);
+            }
+            if st.closed {
+                return Err(JournalError::Closed);
+            }
+            self.shared.durable_changed.wait(&mut st);
+        }
+    }
+
     /// `(last sequence number, byte length)` of everything appended so far; a snapshot taken
     /// while commands are quiesced records this as its replay starting point.
     pub fn position(&self) -> (u64, u64) {
@@ -632,6 +658,7 @@ impl Journal {
                 let _ = file.sync_all();
             }
             self.shared.wake.notify_all();
+            self.shared.durable_changed.notify_all();
         }
         if let Some(handle) = self.writer.lock().take() {
             if handle.join().is_err() {
@@ -674,6 +701,7 @@ fn writer_loop(shared: &Shared, mut file: File) {
             tracing::error!(%err, path = %shared.path.display(), "journal write failed; refusing further commands");
             shared.state.lock().failed = true;
             shared.durable.send_modify(|d| d.failed = true);
+            notify_blocking_waiters(shared);
         };
         if !buffer.is_empty() {
             let result = file.write_all(&buffer).and_then(|()| {
@@ -691,6 +719,7 @@ fn writer_loop(shared: &Shared, mut file: File) {
                 seq: last,
                 failed: false,
             });
+            notify_blocking_waiters(shared);
             if shared.mode == SyncMode::Write && unsynced_since.is_none() {
                 unsynced_since = Some(Instant::now());
             }
@@ -715,6 +744,12 @@ fn writer_loop(shared: &Shared, mut file: File) {
             }
         }
     }
+}
+
+/// Wakes [`Journal::wait_durable_blocking`] callers; under the state lock, so none misses it.
+fn notify_blocking_waiters(shared: &Shared) {
+    let _st = shared.state.lock();
+    shared.durable_changed.notify_all();
 }
 
 /// One fsync of the journal file, timed, with the `slow-journal` delay before it.

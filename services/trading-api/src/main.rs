@@ -74,6 +74,9 @@ async fn run() -> anyhow::Result<()> {
             return Err(err.context("recovering from the journal"));
         }
     };
+    if config.locking == trading_api::config::LockingArg::Coarse {
+        venue.set_coarse_locking(true);
+    }
     let keys_file = config
         .demo_keys_file
         .clone()

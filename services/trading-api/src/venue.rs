@@ -243,6 +243,10 @@ struct LockChaos {
     serialize_books: AtomicBool,
     /// The stand-in global book lock; profiled, so its waits show in `/debug/pprof/mutex`.
     global: lock_api::Mutex<EngineMutex, ()>,
+    /// The `coarse` lock design is on ([`Venue::run_coarse`]).
+    coarse: AtomicBool,
+    /// The `coarse` design's one lock around the whole order path; profiled.
+    venue_lock: contention::Mutex<()>,
 }
 
 impl LockChaos {
@@ -327,6 +331,13 @@ impl chaos::ServiceFaults for VenueFaults {
         params: &chaos::scenario::LockContentionParams,
     ) -> Result<chaos::Undo, service_kit::ApiError> {
         let knobs = &self.venue.lock_chaos;
+        if params.design == chaos::scenario::LockDesign::Coarse {
+            let was = self.venue.set_coarse_locking(true);
+            let venue = Arc::clone(&self.venue);
+            return Ok(Box::new(move || {
+                venue.set_coarse_locking(was);
+            }));
+        }
         knobs
             .hold_book_lock_extra
             .store(params.hold_us.saturating_mul(1000), Ordering::Relaxed);
@@ -766,6 +777,9 @@ impl Venue {
         client_order_id: Option<String>,
     ) -> Result<CommandOutcome, VenueError> {
         let journal = self.live_journal()?;
+        if self.lock_chaos.coarse.load(Ordering::Relaxed) {
+            return self.run_coarse(journal, &cmd, client_order_id);
+        }
         let outcome = self.execute(
             &cmd,
             Mode::Live {
@@ -775,6 +789,62 @@ impl Venue {
         )?;
         journal.wait_durable(outcome.seq).await?;
         Ok(outcome)
+    }
+
+    /// Switches the lock-heavy `coarse` design on or off (`--locking coarse`, or the
+    /// `lock-contention` fault with `design: coarse`); returns the previous setting.
+    pub fn set_coarse_locking(&self, on: bool) -> bool {
+        let was = self.lock_chaos.coarse.swap(on, Ordering::SeqCst);
+        if was != on {
+            tracing::warn!(
+                coarse = on,
+                "order path locking: {}",
+                if on {
+                    "one venue lock across risk, journal, matching and the journal sync"
+                } else {
+                    "per-book locks, journal sync outside any lock"
+                }
+            );
+        }
+        was
+    }
+
+    /// Whether the `coarse` design is on.
+    pub fn coarse_locking(&self) -> bool {
+        self.lock_chaos.coarse.load(Ordering::Relaxed)
+    }
+
+    /// The lock-heavy design a first version of an exchange often has: one venue-wide lock held
+    /// across the risk check, the journal append, matching, settlement and the wait for the
+    /// journal sync, on the request's own thread. Every order waits for every other order's
+    /// fsync, so group commit never groups; the mutex profile is this lock, charged here where
+    /// it is released. The per-book path ([`Venue::run_live`]) holds its book lock only for
+    /// the in-memory work and waits for the journal after releasing it.
+    #[inline(never)]
+    fn run_coarse(
+        &self,
+        journal: &Journal,
+        cmd: &Command,
+        client_order_id: Option<String>,
+    ) -> Result<CommandOutcome, VenueError> {
+        let run = || {
+            let _venue_lock = self.lock_chaos.venue_lock.lock();
+            let outcome = self.execute(
+                cmd,
+                Mode::Live {
+                    journal,
+                    client_order_id,
+                },
+            )?;
+            journal.wait_durable_blocking(outcome.seq)?;
+            Ok(outcome)
+        };
+        // Blocking a worker thread is the design's point, but the runtime's other tasks (the
+        // market data, /health) must keep running: tokio moves them to another thread first.
+        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(run),
+            _ => run(),
+        }
     }
 
     /// Applies one replayed journal entry.

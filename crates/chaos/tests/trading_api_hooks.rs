@@ -11,8 +11,9 @@ use matching::{AccountId, OrderType, Price, Qty, Side, SymbolId, TimeInForce};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 use trading_api::config::{parse_instruments, DEFAULT_SYMBOLS};
+use trading_api::faults::VenueFaults;
 use trading_api::journal::SyncMode;
-use trading_api::venue::{OrderRequest, Venue, VenueFaults};
+use trading_api::venue::{OrderRequest, Venue};
 use trading_api::{app, recover, AppOptions, AppState, RecoveryOptions};
 
 struct Exchange {

@@ -17,8 +17,12 @@
 
 pub mod api;
 pub mod config;
+pub mod faults;
+pub mod feed;
+pub mod instrument;
 pub mod journal;
 pub mod ledger;
+pub mod locking;
 pub mod marketdata;
 pub mod metrics;
 pub mod orders;

@@ -91,7 +91,7 @@ async fn run() -> anyhow::Result<()> {
     state.install(Arc::clone(&venue));
     state
         .chaos
-        .install_hooks(Arc::new(trading_api::venue::VenueFaults::new(Arc::clone(
+        .install_hooks(Arc::new(trading_api::faults::VenueFaults::new(Arc::clone(
             &venue,
         ))));
     tracing::info!("ready");

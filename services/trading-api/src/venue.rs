@@ -10,7 +10,7 @@
 //! `symbols[i]` → `ledger` → journal. `keys` is independent (read by authentication only).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -26,65 +26,22 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
+use crate::feed::{self, MarketMessage};
+pub use crate::instrument::InstrumentInfo;
 use crate::journal::{Journal, JournalError};
 use crate::ledger::{hash_key, hex, new_api_key, unhex, AssetId, KeyHash, Ledger, LedgerError};
-use crate::marketdata::{self, MarketMessage};
+use crate::locking::LockChaos;
 use crate::metrics::TradingMetrics;
 use crate::orders::{OrderRecord, OrderStatus, SymbolState, TradeRecord};
 use crate::units::ASSET_DECIMALS;
 use crate::visibility::HeldFeed;
 
-/// The raw mutex behind the engine's book locks: contention-profiling (crates/contention), so a
-/// contended book shows in `/debug/pprof/mutex` with the waiting caller's stack.
-pub type EngineMutex = contention::ProfiledRawMutex;
+pub use crate::locking::EngineMutex;
 /// The engine with the service's lock type.
 pub type SharedExchange = Exchange<EngineMutex>;
 
 /// Largest accepted price in price units, keeping `price * qty * scale` far inside `i128`.
 pub const MAX_PRICE_UNITS: u64 = 1_000_000_000_000_000;
-
-/// An instrument plus what the ledger needs to settle it.
-#[derive(Debug, Clone)]
-pub struct InstrumentInfo {
-    /// The engine's instrument.
-    pub instrument: Instrument,
-    /// Base asset (what is bought), e.g. BTC.
-    pub base: AssetId,
-    /// Quote asset (what is paid), e.g. USD.
-    pub quote: AssetId,
-    /// Ledger units of quote per (price unit × quantity unit).
-    pub quote_scale: i128,
-    /// Ledger units of base per quantity unit.
-    pub base_scale: i128,
-}
-
-impl InstrumentInfo {
-    /// Ledger units of quote for `qty` at `price`.
-    pub fn notional(&self, price: Price, qty: Qty) -> i128 {
-        i128::from(price.0) * i128::from(qty.0) * self.quote_scale
-    }
-
-    /// Ledger units of base for `qty`.
-    pub fn base_amount(&self, qty: Qty) -> i128 {
-        i128::from(qty.0) * self.base_scale
-    }
-
-    /// The asset an order on `side` holds.
-    pub fn hold_asset(&self, side: Side) -> AssetId {
-        match side {
-            Side::Buy => self.quote,
-            Side::Sell => self.base,
-        }
-    }
-
-    /// The hold a resting limit order needs.
-    pub fn resting_hold(&self, side: Side, price: Price, open: Qty) -> i128 {
-        match side {
-            Side::Buy => self.notional(price, open),
-            Side::Sell => self.base_amount(open),
-        }
-    }
-}
 
 /// One journal record's payload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -227,52 +184,7 @@ pub struct Venue {
     /// Metrics.
     metrics: TradingMetrics,
     /// The `lock-contention` chaos fault's knobs; idle unless a fault is active.
-    lock_chaos: LockChaos,
-}
-
-/// Knobs of the `lock-contention` chaos fault (crate `chaos`, through [`VenueFaults`]).
-///
-/// The exchange's lock layout ([`LockingMode`]) is fixed when it is built, so "switch to the
-/// global lock" is done by taking one extra lock, `global`, around every command's book lock:
-/// all symbols then serialize exactly as under `LockingMode::Global`.
-#[derive(Default)]
-struct LockChaos {
-    /// Extra nanoseconds every command spins while holding its book lock.
-    hold_book_lock_extra: AtomicU64,
-    /// When set, every command takes `global` before its book lock.
-    serialize_books: AtomicBool,
-    /// The stand-in global book lock; profiled, so its waits show in `/debug/pprof/mutex`.
-    global: lock_api::Mutex<EngineMutex, ()>,
-    /// The `coarse` lock design is on ([`Venue::run_coarse`]).
-    coarse: AtomicBool,
-    /// The `coarse` design's one lock around the whole order path; profiled.
-    venue_lock: contention::Mutex<()>,
-}
-
-impl LockChaos {
-    /// The global lock while the fault serializes books (lock order: global, then book).
-    fn serialize(&self) -> Option<lock_api::MutexGuard<'_, EngineMutex, ()>> {
-        self.serialize_books
-            .load(Ordering::Relaxed)
-            .then(|| self.global.lock())
-    }
-
-    /// Lengthens the critical section by the fault's extra hold time (a no-op normally).
-    #[inline(never)]
-    fn hold_book_lock_extra(&self) {
-        let ns = self.hold_book_lock_extra.load(Ordering::Relaxed);
-        if ns > 0 {
-            spin_for(std::time::Duration::from_nanos(ns));
-        }
-    }
-}
-
-/// Busy-waits (a lock holder that computes, not one that sleeps).
-fn spin_for(duration: std::time::Duration) {
-    let started = Instant::now();
-    while started.elapsed() < duration {
-        std::hint::spin_loop();
-    }
+    pub(crate) lock_chaos: LockChaos,
 }
 
 /// Releases held market data whenever the journal's durable watermark moves (the commands
@@ -290,101 +202,6 @@ pub async fn release_market_data_forever(venue: std::sync::Weak<Venue>) {
             Some(venue) => venue.release_market_data(),
             None => return,
         }
-    }
-}
-
-/// trading-api's own chaos faults (`lock-contention`, `slow-journal`), installed into the
-/// service's `chaos::Chaos` once the venue is recovered.
-#[derive(Debug)]
-pub struct VenueFaults {
-    /// The live venue.
-    venue: Arc<Venue>,
-}
-
-impl VenueFaults {
-    /// Faults acting on `venue`.
-    pub fn new(venue: Arc<Venue>) -> Self {
-        Self { venue }
-    }
-}
-
-/// A background thread of `lock-contention`: takes every book lock in turn and holds it, so
-/// order entry waits behind it.
-#[inline(never)]
-fn contend_for_book_locks(venue: &Venue, hold: std::time::Duration, stop: &AtomicBool) {
-    let symbols = venue.instruments.len();
-    while !stop.load(Ordering::Relaxed) {
-        for i in 0..symbols {
-            let symbol = SymbolId(u32::try_from(i).unwrap_or(u32::MAX));
-            venue.with_book(symbol, |_, _| spin_for(hold));
-            std::thread::yield_now();
-        }
-        if symbols == 0 {
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-    }
-}
-
-impl chaos::ServiceFaults for VenueFaults {
-    fn lock_contention(
-        &self,
-        params: &chaos::scenario::LockContentionParams,
-    ) -> Result<chaos::Undo, service_kit::ApiError> {
-        let knobs = &self.venue.lock_chaos;
-        if params.design == chaos::scenario::LockDesign::Coarse {
-            let was = self.venue.set_coarse_locking(true);
-            let venue = Arc::clone(&self.venue);
-            return Ok(Box::new(move || {
-                venue.set_coarse_locking(was);
-            }));
-        }
-        knobs
-            .hold_book_lock_extra
-            .store(params.hold_us.saturating_mul(1000), Ordering::Relaxed);
-        knobs
-            .serialize_books
-            .store(params.global, Ordering::Relaxed);
-        let stop = Arc::new(AtomicBool::new(false));
-        // Contenders hold a lock at least 50 us, so they contend even with hold_us = 0.
-        let hold = std::time::Duration::from_micros(params.hold_us.max(50));
-        for i in 0..params.contenders {
-            let (venue, stop) = (Arc::clone(&self.venue), Arc::clone(&stop));
-            let spawned = std::thread::Builder::new()
-                .name(format!("chaos-book-contender-{i}"))
-                .spawn(move || contend_for_book_locks(&venue, hold, &stop));
-            if let Err(err) = spawned {
-                tracing::error!(%err, "cannot start a lock contender");
-            }
-        }
-        let venue = Arc::clone(&self.venue);
-        Ok(Box::new(move || {
-            stop.store(true, Ordering::Relaxed);
-            venue
-                .lock_chaos
-                .hold_book_lock_extra
-                .store(0, Ordering::Relaxed);
-            venue
-                .lock_chaos
-                .serialize_books
-                .store(false, Ordering::Relaxed);
-        }))
-    }
-
-    fn slow_journal(
-        &self,
-        params: &chaos::scenario::SlowJournalParams,
-    ) -> Result<chaos::Undo, service_kit::ApiError> {
-        let journal = self
-            .venue
-            .journal()
-            .ok_or_else(service_kit::ApiError::not_ready)?;
-        journal.set_fsync_delay(std::time::Duration::from_millis(params.delay_ms));
-        let venue = Arc::clone(&self.venue);
-        Ok(Box::new(move || {
-            if let Some(journal) = venue.journal() {
-                journal.set_fsync_delay(std::time::Duration::ZERO);
-            }
-        }))
     }
 }
 
@@ -1232,7 +1049,7 @@ impl Venue {
                 .orders
                 .with_label_values(&[
                     symbol_name,
-                    marketdata::side_str(o.side),
+                    feed::side_str(o.side),
                     if o.order_type == OrderType::Limit {
                         "limit"
                     } else {
@@ -1264,23 +1081,16 @@ impl Venue {
         if feed.has_subscribers() {
             // Held until the command's record is durable (`visibility.rs`).
             for trade in &trades {
-                feed.hold(seq, Arc::new(marketdata::trade_message(info, trade)));
+                feed.hold(seq, Arc::new(feed::trade_message(info, trade)));
             }
             if !level_changes.is_empty() {
                 feed.hold(
                     seq,
-                    Arc::new(marketdata::book_update_message(
-                        info,
-                        st.book_seq,
-                        &level_changes,
-                    )),
+                    Arc::new(feed::book_update_message(info, st.book_seq, &level_changes)),
                 );
             }
             if !trades.is_empty() || !level_changes.is_empty() {
-                feed.hold(
-                    seq,
-                    Arc::new(marketdata::ticker_message(info, book, &st.ticker)),
-                );
+                feed.hold(seq, Arc::new(feed::ticker_message(info, book, &st.ticker)));
             }
             // Already durable (`always`, `none`, or a fast writer): out at once.
             feed.release(self.visible_seq());

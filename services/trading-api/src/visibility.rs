@@ -29,7 +29,7 @@ use contention::Mutex;
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use crate::marketdata::MarketMessage;
+use crate::feed::MarketMessage;
 
 /// A message waiting for its command's record to become durable.
 enum Held {
@@ -138,7 +138,7 @@ impl HeldFeed {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::marketdata::Channel;
+    use crate::feed::Channel;
 
     fn msg(text: &str) -> Arc<MarketMessage> {
         Arc::new(MarketMessage {

@@ -9,6 +9,10 @@
 # Usage: scripts/bench/ws-fanout.sh
 # Env: ROUNDS (3), SUBSCRIBERS (1000), STALLED (10), RATE (50 trades/s), SECONDS (20),
 #      SERVER_CPUS (0), CLIENT_CPUS (1): taskset lists, "" for unpinned,
+#      JOURNAL (write): trading-api's --journal-sync. Market data is released only once its
+#      trade's journal record is durable (visibility.rs), so in `batch` the fsync (on a shared
+#      disk, tens of ms at p99) is part of trade-to-client; `write` makes a record durable once
+#      written to the OS and leaves the market-data path itself to measure.
 #      WS_QUEUE: trading-api's --ws-queue if set (default: the server's, 4096). A stalled
 #      subscriber is disconnected only once that queue fills, and it starts filling only after the
 #      server's socket send buffer (autotuned, up to tcp_wmem's 4 MB) is full: on loopback that is
@@ -24,6 +28,7 @@ subs=${SUBSCRIBERS:-1000}
 stalled=${STALLED:-10}
 rate=${RATE:-50}
 ws_queue=${WS_QUEUE:-}
+journal=${JOURNAL:-write}
 queue_flag=(); [ -z "$ws_queue" ] || queue_flag=(--ws-queue "$ws_queue")
 server_cpus=${SERVER_CPUS-0}
 client_cpus=${CLIENT_CPUS-1}
@@ -49,7 +54,8 @@ start_api() {
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   rm -rf "$work/data" "$work/keys.json"
   "${server_pin[@]}" "$bin/trading-api" --listen "127.0.0.1:$port" --data-dir "$work/data" \
-    --demo-accounts 2 --demo-keys-file "$work/keys.json" "${queue_flag[@]}" >"$work/log" 2>&1 &
+    --demo-accounts 2 --demo-keys-file "$work/keys.json" --journal-sync "$journal" \
+    "${queue_flag[@]}" >"$work/log" 2>&1 &
   pid=$!
   for _ in $(seq 300); do
     if curl -fs "http://127.0.0.1:$port/ready" >/dev/null 2>&1 && [ -s "$work/keys.json" ]; then return 0; fi

@@ -12,8 +12,8 @@
 //!   accumulated (group commit) and the command is answered once its record is synced. Same
 //!   guarantee as `always`, with one fsync shared by all commands that arrived meanwhile.
 //! - `write`: the writer thread writes each group to the OS (`write(2)`, no fsync) and the
-//!   commands are answered once their record is written; it fsyncs in the background at most
-//!   [`WRITE_SYNC_INTERVAL`] after a write. Survives a process crash (the kernel has the bytes);
+//!   commands are answered once their record is written; a syncer thread fsyncs at most
+//!   [`WRITE_SYNC_INTERVAL`] after a write, so writes never wait behind an fsync. Survives a process crash (the kernel has the bytes);
 //!   a power loss or OS crash can lose the last interval of answered commands. What most
 //!   production systems run (PostgreSQL's `synchronous_commit = off` plus `wal_writer_delay`,
 //!   Kafka's default flush policy, Redis `appendfsync everysec`).
@@ -405,6 +405,10 @@ struct Shared {
     durable: watch::Sender<Durable>,
     /// Notified (under `state`) whenever `durable` moves, for blocking waiters.
     durable_changed: Condvar,
+    /// `write` mode: the writer's requests to the syncer thread.
+    sync_request: Mutex<SyncRequest>,
+    /// Wakes the syncer thread.
+    sync_wake: Condvar,
     metrics: JournalMetrics,
     /// Milliseconds added before every fsync: the `slow-journal` chaos fault (0 normally).
     fsync_delay_ms: std::sync::atomic::AtomicU64,
@@ -422,8 +426,10 @@ fn chaos_fsync_delay(delay_ms: &std::sync::atomic::AtomicU64) {
 /// An open journal, appending after the records already replayed.
 pub struct Journal {
     shared: Arc<Shared>,
-    /// The group-commit writer (`batch`/`none`).
+    /// The group-commit writer (`batch`/`write`/`none`).
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// The background fsync (`write`).
+    syncer: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for Journal {
@@ -485,9 +491,22 @@ impl Journal {
             wake: Condvar::new(),
             durable,
             durable_changed: Condvar::new(),
+            sync_request: Mutex::new(SyncRequest::default()),
+            sync_wake: Condvar::new(),
             metrics,
             fsync_delay_ms: std::sync::atomic::AtomicU64::new(0),
         });
+        let syncer = if mode == SyncMode::Write {
+            let (shared, file) = (Arc::clone(&shared), file.try_clone().map_err(io)?);
+            Some(
+                std::thread::Builder::new()
+                    .name("journal-syncer".into())
+                    .spawn(move || syncer_loop(&shared, file))
+                    .map_err(io)?,
+            )
+        } else {
+            None
+        };
         let writer = if threaded {
             let shared = Arc::clone(&shared);
             Some(
@@ -502,6 +521,7 @@ impl Journal {
         Ok(Self {
             shared,
             writer: Mutex::new(writer),
+            syncer: Mutex::new(syncer),
         })
     }
 
@@ -665,6 +685,12 @@ impl Journal {
                 tracing::error!("journal writer panicked");
             }
         }
+        // The writer told the syncer to stop once everything was synced.
+        if let Some(handle) = self.syncer.lock().take() {
+            if handle.join().is_err() {
+                tracing::error!("journal syncer panicked");
+            }
+        }
     }
 }
 
@@ -678,30 +704,14 @@ impl Drop for Journal {
 /// before publishing; `write`: within [`WRITE_SYNC_INTERVAL`] after), publishes.
 fn writer_loop(shared: &Shared, mut file: File) {
     let mut buffer = Vec::with_capacity(1 << 16);
-    // `write` mode: when the oldest written-but-unsynced bytes were written.
-    let mut unsynced_since: Option<Instant> = None;
     loop {
         let (last, closing) = {
             let mut st = shared.state.lock();
             while st.pending.is_empty() && !st.closed {
-                match unsynced_since {
-                    Some(since) => {
-                        let left = WRITE_SYNC_INTERVAL.saturating_sub(since.elapsed());
-                        if left.is_zero() || shared.wake.wait_for(&mut st, left).timed_out() {
-                            break;
-                        }
-                    }
-                    None => shared.wake.wait(&mut st),
-                }
+                shared.wake.wait(&mut st);
             }
             std::mem::swap(&mut buffer, &mut st.pending);
             (st.pending_last, st.closed)
-        };
-        let fail = |err: std::io::Error| {
-            tracing::error!(%err, path = %shared.path.display(), "journal write failed; refusing further commands");
-            shared.state.lock().failed = true;
-            shared.durable.send_modify(|d| d.failed = true);
-            notify_blocking_waiters(shared);
         };
         if !buffer.is_empty() {
             let result = file.write_all(&buffer).and_then(|()| {
@@ -712,7 +722,7 @@ fn writer_loop(shared: &Shared, mut file: File) {
             });
             buffer.clear();
             if let Err(err) = result {
-                fail(err);
+                fail(shared, &err);
                 return;
             }
             shared.durable.send_replace(Durable {
@@ -720,18 +730,13 @@ fn writer_loop(shared: &Shared, mut file: File) {
                 failed: false,
             });
             notify_blocking_waiters(shared);
-            if shared.mode == SyncMode::Write && unsynced_since.is_none() {
-                unsynced_since = Some(Instant::now());
+            if shared.mode == SyncMode::Write {
+                let mut request = shared.sync_request.lock();
+                if request.dirty_since.is_none() {
+                    request.dirty_since = Some(Instant::now());
+                    shared.sync_wake.notify_one();
+                }
             }
-        }
-        if unsynced_since.is_some_and(|since| since.elapsed() >= WRITE_SYNC_INTERVAL) {
-            // A failed background fsync means written records may never reach the disk: stop,
-            // as for a failed write.
-            if let Err(err) = sync(shared, &file) {
-                fail(err);
-                return;
-            }
-            unsynced_since = None;
         }
         if closing {
             let st = shared.state.lock();
@@ -740,10 +745,66 @@ fn writer_loop(shared: &Shared, mut file: File) {
                 if let Err(err) = file.sync_all() {
                     tracing::error!(%err, "final journal fsync failed");
                 }
+                let mut request = shared.sync_request.lock();
+                request.closed = true;
+                shared.sync_wake.notify_one();
                 return;
             }
         }
     }
+}
+
+/// What the `write` mode's syncer thread is asked to do.
+#[derive(Default)]
+struct SyncRequest {
+    /// When the oldest written-but-unsynced bytes were written.
+    dirty_since: Option<Instant>,
+    /// The writer has finished (and synced everything itself).
+    closed: bool,
+}
+
+/// The `write` mode's background fsync, on its own thread so that writes (and with them
+/// answers and market data) never wait behind an fsync: at most [`WRITE_SYNC_INTERVAL`] after
+/// the first unsynced write, it syncs whatever has been written by then.
+fn syncer_loop(shared: &Shared, file: File) {
+    loop {
+        {
+            let mut request = shared.sync_request.lock();
+            loop {
+                if request.closed {
+                    return;
+                }
+                match request.dirty_since {
+                    None => shared.sync_wake.wait(&mut request),
+                    Some(since) => {
+                        let left = WRITE_SYNC_INTERVAL.saturating_sub(since.elapsed());
+                        if left.is_zero() {
+                            break;
+                        }
+                        shared.sync_wake.wait_for(&mut request, left);
+                    }
+                }
+            }
+            request.dirty_since = None;
+        }
+        // A failed background fsync means written records may never reach the disk: stop
+        // accepting commands, as for a failed write.
+        if let Err(err) = sync(shared, &file) {
+            fail(shared, &err);
+            return;
+        }
+    }
+}
+
+/// A write or sync failed: refuse further commands and wake every waiter with the failure.
+fn fail(shared: &Shared, err: &std::io::Error) {
+    tracing::error!(%err, path = %shared.path.display(), "journal write failed; refusing further commands");
+    shared.state.lock().failed = true;
+    shared.durable.send_modify(|d| d.failed = true);
+    notify_blocking_waiters(shared);
+    // The syncer must not wait for a writer that has stopped (`Journal::close` joins it).
+    shared.sync_request.lock().closed = true;
+    shared.sync_wake.notify_all();
 }
 
 /// Wakes [`Journal::wait_durable_blocking`] callers; under the state lock, so none misses it.

@@ -555,6 +555,16 @@ pub async fn dump_tasks(
     runtime: &Handle,
     timeout: Duration,
 ) -> Result<Arc<Vec<Goroutine>>, PprofError> {
+    dump_tasks_since(runtime, timeout, None).await
+}
+
+/// [`dump_tasks`], but a cached dump older than `not_before` is not reused: the second dump of a
+/// `goroutine?seconds=N` delta must be taken after the window began, or the delta is empty.
+pub async fn dump_tasks_since(
+    runtime: &Handle,
+    timeout: Duration,
+    not_before: Option<Instant>,
+) -> Result<Arc<Vec<Goroutine>>, PprofError> {
     let deadline = Instant::now() + timeout;
     let gate = tokio::time::timeout(timeout, gate().lock())
         .await
@@ -564,7 +574,8 @@ pub async fn dump_tasks(
         // Reused for a second, and longer after a long pause: the workers stand still for at
         // most a tenth of the time, however often the endpoint is polled.
         let pause = Duration::from_nanos(LAST_PAUSE_NANOS.load(Ordering::Relaxed));
-        if at.elapsed() < CACHE_FOR.max(pause * 10) {
+        let fresh_enough = not_before.is_none_or(|t| *at >= t);
+        if fresh_enough && at.elapsed() < CACHE_FOR.max(pause * 10) {
             return Ok(Arc::clone(cached));
         }
     }
@@ -768,6 +779,47 @@ mod tests {
             })
             .build()
             .expect("runtime")
+    }
+
+    #[test]
+    fn a_delta_window_never_ends_on_a_dump_cached_before_it_began() {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(2).enable_all();
+        let rt = task_hooks::instrument(&mut builder)
+            .build()
+            .expect("runtime");
+        let handle = rt.handle().clone();
+        let timeout = Duration::from_secs(10);
+        let first = rt
+            .block_on(dump_tasks(&handle, timeout))
+            .expect("first dump");
+        let window_start = Instant::now();
+        let (tx, rx) = tokio::sync::watch::channel(());
+        let waiting: Vec<_> = (0..5)
+            .map(|_| {
+                let mut rx = rx.clone();
+                rt.spawn(async move {
+                    let _ = rx.changed().await;
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(50));
+        // Within CACHE_FOR the plain call answers from the cache: the five are not there.
+        let cached = rt.block_on(dump_tasks(&handle, timeout)).expect("cached");
+        assert_eq!(cached.len(), first.len());
+        let fresh = rt
+            .block_on(dump_tasks_since(&handle, timeout, Some(window_start)))
+            .expect("fresh dump");
+        assert!(
+            fresh.len() >= first.len() + 5,
+            "{} tasks before, {} after spawning five",
+            first.len(),
+            fresh.len()
+        );
+        drop(tx);
+        for task in waiting {
+            rt.block_on(task).expect("task");
+        }
     }
 
     #[test]

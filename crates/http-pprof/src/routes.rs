@@ -413,9 +413,11 @@ async fn serve_named(
         if debug != 0 {
             return Err(PprofError::SecondsWithDebug);
         }
-        let before = collect(config, profile, &params).await?;
+        let before = collect(config, profile, &params, None).await?;
+        let window_start = std::time::Instant::now();
         tokio::time::sleep(Duration::from_secs(u64::try_from(seconds).unwrap_or(1))).await;
-        let after = collect(config, profile, &params).await?;
+        // Not a cached goroutine dump from before the window: the delta would be empty.
+        let after = collect(config, profile, &params, Some(window_start)).await?;
         let delta = after.delta(&before);
         return proto_response(delta, format!("{}-delta", profile.name())).await;
     }
@@ -439,7 +441,7 @@ async fn serve_named(
         .map_err(|e| PprofError::Collect(format!("rendering: {e}")))?;
         return Ok(text_response(text));
     }
-    let raw = collect(config, profile, &params).await?;
+    let raw = collect(config, profile, &params, None).await?;
     if debug != 0 {
         text_profile(raw).await
     } else {
@@ -454,26 +456,30 @@ fn runtime(config: &PprofConfig) -> tokio::runtime::Handle {
         .unwrap_or_else(tokio::runtime::Handle::current)
 }
 
+/// Collects `profile` now; `not_before`: a cached task dump older than this is not reused.
 async fn collect(
     config: &PprofConfig,
     profile: NamedProfile,
     params: &HashMap<String, String>,
+    not_before: Option<std::time::Instant>,
 ) -> Result<RawProfile, PprofError> {
     // The profiler's own allocations stay out of heap/allocs profiles.
-    symbolize::unsampled_polls(collect_unsampled(config, profile, params)).await
+    symbolize::unsampled_polls(collect_unsampled(config, profile, params, not_before)).await
 }
 
 async fn collect_unsampled(
     config: &PprofConfig,
     profile: NamedProfile,
     params: &HashMap<String, String>,
+    not_before: Option<std::time::Instant>,
 ) -> Result<RawProfile, PprofError> {
     match profile {
         NamedProfile::Heap | NamedProfile::Allocs => collect_heap(profile, params).await,
         NamedProfile::Goroutine => {
-            let tasks = symbolize::unsampled_polls(goroutine::dump_tasks(
+            let tasks = symbolize::unsampled_polls(goroutine::dump_tasks_since(
                 &runtime(config),
                 config.task_dump_timeout,
+                not_before,
             ))
             .await?;
             Ok(goroutine::profile(&tasks))

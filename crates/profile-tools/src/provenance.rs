@@ -97,16 +97,76 @@ fn is_system_c_source(path: &str) -> bool {
     c_like && (path.starts_with("../") || path.starts_with("./"))
 }
 
-/// Is this frame the program's own code? By its source file when known, else by its name.
+/// Crates that observe a program rather than make it up: the profiler behind
+/// `/debug/pprof` (`http_pprof`, pprof-rs) and the contention-profiling locks. Wherever their
+/// source lives, their frames are never "the program's function to change".
+const INSTRUMENTATION: &[&str] = &["http_pprof::", "pprof::", "pprof_proto::", "contention::"];
+
+/// A frame of the instrumentation ([`INSTRUMENTATION`]), by name.
+pub fn is_instrumentation(name: &str) -> bool {
+    let name = name.trim_start_matches(['<', '&']);
+    INSTRUMENTATION
+        .iter()
+        .any(|prefix| name.starts_with(prefix))
+}
+
+/// A frame of the profiler at work (serving, symbolizing or encoding a profile), not of the
+/// program: `http_pprof::routes::…`, `http_pprof::goroutine::resolve_dump`. Its wrappers around
+/// the program's own work (`<http_pprof::labels::Labelled<F> as Future>::poll`) are not.
+pub fn is_profiler_at_work(name: &str) -> bool {
+    (name.starts_with("http_pprof::") && !name.starts_with("http_pprof::labels::"))
+        || name.starts_with("pprof::")
+}
+
+/// Is this frame the program's own code? By its source file when known, else by its name;
+/// never the instrumentation's.
 pub fn is_own_code(name: &str, file: &str) -> bool {
     let name = name.trim();
-    if name.is_empty() || name.starts_with("0x") {
+    if name.is_empty() || name.starts_with("0x") || is_instrumentation(name) {
         return false;
     }
     match origin_of_file(file) {
         Some(origin) => origin == Origin::Own,
         None => classify(name) == FrameClass::Application,
     }
+}
+
+/// A copy of `profile` with only the samples whose stack passes through the program's own
+/// code: growth in runtime-only stacks (connections waiting, the HTTP stack's buffers) cannot
+/// then hide a smaller growth that the program's code caused.
+pub fn own_code_samples(profile: &crate::Profile) -> crate::Profile {
+    let own: Vec<bool> = profile
+        .frame_names
+        .iter()
+        .zip(&profile.frame_files)
+        .map(|(name, file)| is_own_code(name, file))
+        .collect();
+    let mut filtered = profile.clone();
+    filtered.stacks.retain(|stack| {
+        stack
+            .frames
+            .iter()
+            .any(|&f| own.get(f as usize).copied().unwrap_or(false))
+    });
+    filtered
+}
+
+/// A copy of `profile` without the samples of the profiler at work ([`is_profiler_at_work`]):
+/// comparing two windows of a service, the cost of taking the profiles is not a finding.
+pub fn without_profiler_work(profile: &crate::Profile) -> crate::Profile {
+    let busy: Vec<bool> = profile
+        .frame_names
+        .iter()
+        .map(|name| is_profiler_at_work(name))
+        .collect();
+    let mut filtered = profile.clone();
+    filtered.stacks.retain(|stack| {
+        !stack
+            .frames
+            .iter()
+            .any(|&f| busy.get(f as usize).copied().unwrap_or(false))
+    });
+    filtered
 }
 
 #[cfg(test)]
@@ -170,5 +230,23 @@ mod tests {
         assert!(is_own_code("shop::checkout::total", ""));
         assert!(is_own_code("main.handleOrder", ""));
         assert!(!is_own_code("0x4f2a10", ""));
+        // The profiler and the profiled locks observe the program; they are not its code,
+        // even when their sources sit in the program's own tree.
+        for frame in [
+            "http_pprof::goroutine::resolve_dump::{{closure}}",
+            "contention::block::blocked::{{closure}}::{{closure}}",
+            "<http_pprof::labels::Labelled<F> as core::future::future::Future>::poll",
+        ] {
+            assert!(
+                !is_own_code(frame, "/work/app/crates/x/src/lib.rs"),
+                "{frame}"
+            );
+        }
+        assert!(is_profiler_at_work(
+            "http_pprof::routes::named_profile::{{closure}}"
+        ));
+        assert!(!is_profiler_at_work(
+            "<http_pprof::labels::Labelled<F> as core::future::future::Future>::poll"
+        ));
     }
 }

@@ -34,6 +34,7 @@ use profile_tools::diff::{crate_of, measure_words, CompareOptions, Comparison, G
 use profile_tools::files;
 use profile_tools::flamegraph;
 use profile_tools::profile::format_value;
+use profile_tools::provenance;
 use profile_tools::stacks::StackSummary;
 use profile_tools::Profile;
 use serde::{Deserialize, Serialize};
@@ -350,7 +351,10 @@ fn windows(dir: &Path, profile_type: &str, service: &str) -> Windows {
     let mut files = BTreeMap::new();
     let mut profiles = PHASES.map(|phase| {
         let path = profile_file(&dir.join(phase), profile_type, service)?;
-        let profile = Profile::from_path(&path).ok();
+        // The profiles' own cost (symbolizing a large task dump, encoding) is not a finding.
+        let profile = Profile::from_path(&path)
+            .ok()
+            .map(|p| provenance::without_profiler_work(&p));
         files.insert(phase, path);
         profile
     });
@@ -448,13 +452,35 @@ pub fn build(dir: &Path) -> Result<Report> {
             ) else {
                 continue;
             };
+            let windows = [Some(load), Some(fault), w.recovery.as_ref()];
             if let Some(path) = &comparison.growth_path {
-                let windows = [Some(load), Some(fault), w.recovery.as_ref()];
                 findings.push(finding(
                     service,
                     profile_type,
                     windows,
                     path,
+                    &comparison,
+                    window,
+                ));
+            }
+            // The largest growth may sit in runtime-only stacks (connection tasks, HTTP
+            // buffers) and hide a smaller one in the program's own code: look at that too.
+            let (own_load, own_fault) = (
+                provenance::own_code_samples(load),
+                provenance::own_code_samples(fault),
+            );
+            let own_path = GrowthPath::find((&own_load, li, 1.0), (&own_fault, fi, 1.0));
+            if let Some(path) = own_path.filter(|p| {
+                comparison
+                    .growth_path
+                    .as_ref()
+                    .is_none_or(|raw| raw.frames != p.frames)
+            }) {
+                findings.push(finding(
+                    service,
+                    profile_type,
+                    windows,
+                    &path,
                     &comparison,
                     window,
                 ));

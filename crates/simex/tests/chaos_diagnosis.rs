@@ -25,8 +25,14 @@ const SCENARIOS: &[(&str, &str, &[&str])] = &[
         &["chaos::scenarios::memory_leak::"],
     ),
     ("task-leak", "{}", &["chaos::scenarios::task_leak::"]),
-    ("latency", "{}", &["request latency"]),
-    ("errors", r#"{"probability": 0.2}"#, &["errors: success"]),
+    // The request-layer faults show as a symptom, or as the tasks sleeping in (or answered by)
+    // chaos's middleware.
+    ("latency", "{}", &["request latency", "chaos::middleware::"]),
+    (
+        "errors",
+        r#"{"probability": 0.2}"#,
+        &["errors: success", "chaos::middleware::"],
+    ),
     (
         "lock-contention",
         "{}",

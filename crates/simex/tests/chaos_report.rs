@@ -360,3 +360,47 @@ fn tasks_that_stop_ending_are_not_a_leak() {
     let shows = line(&md, "2. **Shows in:**");
     assert!(shows.contains("errors: success 100.0% → 83.0%"), "{shows}");
 }
+
+#[test]
+fn a_larger_runtime_only_growth_does_not_hide_the_programs_own() {
+    let tmp = TempDir::new("chaos-report-own");
+    // Tasks in runtime-only stacks swing by 147 (an earlier fault's tasks ending, then new
+    // connections); the leak adds 60 tasks in the program's own code. The diff's largest path
+    // is the runtime one, and the answer must still be the leak.
+    let runtime = stack(&[
+        "tokio::runtime::task::harness::Harness<T,S>::poll",
+        "<tokio::task::coop::Coop<F> as core::future::future::Future>::poll",
+        "tokio::sync::notify::NotifiedProject::poll_notified",
+    ]);
+    let leak = stack(&[
+        "tokio::runtime::task::harness::Harness<T,S>::poll",
+        "chaos::scenarios::task_leak::leaked_task::{{closure}}",
+        "tokio::sync::notify::NotifiedProject::poll_notified",
+    ]);
+    let tasks = |runtime_n: i64, leak_n: i64| {
+        let mut h = Handmade::new(&[("goroutine", "count")])
+            .duration(3.0)
+            .sample(&runtime, &[runtime_n]);
+        if leak_n != 0 {
+            h = h.sample(&leak, &[leak_n]);
+        }
+        h
+    };
+    let dir = run_dir(
+        &tmp.0,
+        "task-leak",
+        [16.0, 18.0, 16.0],
+        [1.0, 1.0, 1.0],
+        &[
+            ("load", "goroutine", tasks(-73, 0)),
+            ("chaos", "goroutine", tasks(74, 60)),
+            ("recovery", "goroutine", tasks(0, 0)),
+        ],
+    );
+    let (_, md) = report_of(&dir);
+    let shows = line(&md, "2. **Shows in:**");
+    assert!(
+        shows.contains("chaos::scenarios::task_leak::leaked_task"),
+        "{shows}"
+    );
+}

@@ -40,7 +40,7 @@ const SCENARIOS: &[(&str, &str, &[&str])] = &[
             "contend_for_book_locks",
             "LockChaos",
             // The fault's lock holder spins inside the book lock: its CPU is the fault too.
-            "trading_api::venue::spin_for",
+            "trading_api::locking::spin_for",
             "mutex (lock contention)",
         ],
     ),

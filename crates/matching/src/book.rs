@@ -650,6 +650,52 @@ impl OrderBook {
         self.arena.len()
     }
 
+    /// Rebuilds a saved book: puts `order` back at the back of its price level with its
+    /// remaining *and* original quantities, without matching. Call it in time priority. Refused
+    /// (`false`, nothing changed) if the id is already resting, a quantity is zero or the
+    /// remaining exceeds the original, or the price would cross the other side: a saved book is
+    /// never crossed.
+    pub fn restore_resting(&mut self, order: &RestingOrder) -> bool {
+        let (price, remaining) = (order.price.0, order.remaining.0);
+        let crosses = match order.side {
+            Side::Buy => self.best_ask().is_some_and(|(ask, _)| price >= ask.0),
+            Side::Sell => self.best_bid().is_some_and(|(bid, _)| price <= bid.0),
+        };
+        if crosses
+            || remaining == 0
+            || order.original.0 < remaining
+            || self.ids.contains(order.order_id)
+        {
+            return false;
+        }
+        let slot = self.arena.insert(OrderNode {
+            id: order.order_id,
+            account: order.account,
+            price,
+            remaining,
+            original: order.original.0,
+            prev: NIL,
+            next: NIL,
+            level: NIL,
+            side: order.side,
+            post_only: order.post_only,
+        });
+        self.ids.insert(order.order_id, slot);
+        self.max_rested_id = Some(
+            self.max_rested_id
+                .map_or(order.order_id, |m| m.max(order.order_id)),
+        );
+        let mut events = Vec::new();
+        self.enqueue(slot, &mut events);
+        true
+    }
+
+    /// After a rebuild ([`OrderBook::restore_resting`]): trade ids continue after `last`, as
+    /// they would have in the saved book.
+    pub fn restore_trade_seq(&mut self, last: u64) {
+        self.trade_seq = last;
+    }
+
     /// Id of the last trade (0 before the first).
     pub fn last_trade_id(&self) -> u64 {
         self.trade_seq

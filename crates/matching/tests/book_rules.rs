@@ -547,3 +547,54 @@ fn levels_emptied_away_from_the_touch_are_reused_and_swept() {
     assert_eq!(b.best_bid(), None);
     assert_eq!(b.depth(Side::Buy, usize::MAX), vec![]);
 }
+
+/// A book rebuilt from its resting orders (time priority, remaining and original quantities)
+/// and its trade counter has the same digest as the original, keeps priority, and continues
+/// trade ids where the original would have. Crossing or duplicate orders are refused.
+#[test]
+fn a_rebuilt_book_has_the_same_digest_and_continues_its_trade_ids() {
+    let mut original = with_asks();
+    // Partly fill id 1 (10 -> 5) and amend id 3 down (20 -> 15): remaining differs from original.
+    run(&mut original, limit(10, 2, Side::Buy, 1010, 5));
+    run(&mut original, amend(3, 1, None, Some(15)));
+    run(&mut original, limit(11, 2, Side::Buy, 990, 10));
+    assert_eq!(
+        original.order(1).map(|o| (o.remaining, o.original)),
+        Some((Qty(5), Qty(10)))
+    );
+    let mut rebuilt = book();
+    for side in [Side::Buy, Side::Sell] {
+        for (price, _, _) in original.depth(side, usize::MAX) {
+            for order in original.orders_at(side, price) {
+                assert!(rebuilt.restore_resting(&order), "{order:?}");
+            }
+        }
+    }
+    rebuilt.restore_trade_seq(original.last_trade_id());
+    check_invariants(&rebuilt);
+    assert_eq!(rebuilt.digest(), original.digest());
+    assert_eq!(snapshot(&rebuilt), snapshot(&original));
+
+    // Both trade on exactly the same way: priority and trade ids carried over.
+    let take = limit(12, 3, Side::Buy, 1020, 20);
+    assert_eq!(run(&mut rebuilt, take.clone()), run(&mut original, take));
+    assert_eq!(rebuilt.digest(), original.digest());
+
+    // A resting id again, a crossing price, an empty or overfilled order: refused.
+    let bid = rebuilt.orders_at(Side::Buy, Price(990))[0].clone();
+    assert!(!rebuilt.restore_resting(&bid));
+    let crossing = matching::RestingOrder {
+        order_id: 99,
+        price: Price(5000),
+        ..bid.clone()
+    };
+    assert!(!rebuilt.restore_resting(&crossing));
+    let overfilled = matching::RestingOrder {
+        order_id: 98,
+        remaining: Qty(10),
+        original: Qty(5),
+        ..bid
+    };
+    assert!(!rebuilt.restore_resting(&overfilled));
+    assert_eq!(rebuilt.digest(), original.digest());
+}

@@ -31,6 +31,10 @@ pub struct RestingSnapshot {
     pub price: Price,
     /// Open quantity.
     pub remaining: Qty,
+    /// Entered quantity as amended (`original − remaining` has filled); absent in snapshots
+    /// written before it was kept, then taken to be `remaining`.
+    #[serde(default)]
+    pub original: Option<Qty>,
     /// Maker-only.
     pub post_only: bool,
 }

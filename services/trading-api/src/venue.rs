@@ -1175,6 +1175,7 @@ impl Venue {
                             side,
                             price,
                             remaining: order.remaining,
+                            original: Some(order.original),
                             post_only: order.post_only,
                         });
                     }
@@ -1227,27 +1228,17 @@ impl Venue {
                 .lock_book(symbol)
                 .ok_or(VenueError::UnknownSymbol)?;
             let mut st = self.symbols[i].lock();
-            let mut events = Vec::new();
             for r in &snap.resting {
-                events.clear();
-                book.execute(
-                    &Command::Submit(NewOrder {
-                        order_id: r.order_id,
-                        account: r.account,
-                        symbol,
-                        side: r.side,
-                        order_type: OrderType::Limit,
-                        price: Some(r.price),
-                        qty: r.remaining,
-                        time_in_force: TimeInForce::Gtc,
-                        post_only: r.post_only,
-                    }),
-                    &mut events,
-                );
-                if events
-                    .iter()
-                    .any(|e| !matches!(e, Event::Accepted { .. } | Event::LevelChanged { .. }))
-                {
+                let restored = book.restore_resting(&matching::RestingOrder {
+                    order_id: r.order_id,
+                    account: r.account,
+                    side: r.side,
+                    price: r.price,
+                    remaining: r.remaining,
+                    original: r.original.unwrap_or(r.remaining),
+                    post_only: r.post_only,
+                });
+                if !restored {
                     return Err(VenueError::Replay(format!(
                         "snapshot order {} did not rest cleanly",
                         r.order_id
@@ -1255,7 +1246,10 @@ impl Venue {
                 }
                 st.levels[side_index(r.side)].insert(r.price);
             }
-            st.trade_id_base = snap.trade_seq;
+            // The engine's trade counter continues where the saved one was, so its digest and
+            // the trade ids match a venue that never restarted.
+            book.restore_trade_seq(snap.trade_seq);
+            st.trade_id_base = 0;
             st.book_seq = snap.book_seq;
             st.ticker = snap.ticker.clone();
             st.trades = snap.trades.iter().cloned().collect();

@@ -21,7 +21,7 @@ pub enum DecimalError {
     #[error("must be positive")]
     Negative,
     /// Not digits with an optional single point.
-    #[error("is not a decimal number")]
+    #[error("is not a decimal number (digits, optionally a point followed by digits; no spaces)")]
     Invalid,
     /// More decimal places than the unit allows.
     #[error("has more than {0} decimal places")]
@@ -63,9 +63,14 @@ impl<'de> Deserialize<'de> for DecimalText {
 
 /// Parses `text` into an integer count of `10^-decimals` units.
 pub fn parse_units(text: &str, decimals: u8) -> Result<u128, DecimalError> {
-    let text = text.trim();
-    if text.is_empty() {
+    if text.trim().is_empty() {
         return Err(DecimalError::Empty);
+    }
+    // Strict, as an exchange API must be: no surrounding spaces (" 1000.00 "), a digit before
+    // the point (".50") and after it ("5."). A client that sends those has a formatting bug
+    // worth hearing about, not guessing around.
+    if text.trim() != text {
+        return Err(DecimalError::Invalid);
     }
     if text.starts_with('-') {
         return Err(DecimalError::Negative);
@@ -75,13 +80,12 @@ pub fn parse_units(text: &str, decimals: u8) -> Result<u128, DecimalError> {
         None => (text, ""),
     };
     let digits_ok = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if (int_part.is_empty() && frac_part.is_empty())
+    let has_point = text.contains('.');
+    if int_part.is_empty()
+        || (has_point && frac_part.is_empty())
         || !digits_ok(int_part)
         || !digits_ok(frac_part)
     {
-        return Err(DecimalError::Invalid);
-    }
-    if text.ends_with('.') && frac_part.is_empty() && int_part.is_empty() {
         return Err(DecimalError::Invalid);
     }
     let frac_trimmed = frac_part.trim_end_matches('0');
@@ -141,8 +145,6 @@ mod tests {
             ("123.45", 2, 12345),
             ("0.1", 8, 10_000_000),
             ("5", 3, 5000),
-            ("5.", 1, 50),
-            (".5", 1, 5),
             ("1.2300", 2, 123),
             ("0", 2, 0),
         ];
@@ -155,6 +157,13 @@ mod tests {
             ("1e5", 2, DecimalError::Invalid),
             ("1.2.3", 2, DecimalError::Invalid),
             (".", 2, DecimalError::Invalid),
+            // Issue 14: sloppy decimal text is refused, not guessed at.
+            ("5.", 1, DecimalError::Invalid),
+            (".5", 1, DecimalError::Invalid),
+            (".50", 2, DecimalError::Invalid),
+            (" 1000.00 ", 2, DecimalError::Invalid),
+            ("1000.00\n", 2, DecimalError::Invalid),
+            ("   ", 2, DecimalError::Empty),
             ("abc", 2, DecimalError::Invalid),
             ("1.234", 2, DecimalError::TooManyDecimals(2)),
             (

@@ -347,3 +347,47 @@ async fn bad_input_gets_4xx_json_and_changes_nothing() {
     let (_, book_after) = call(r, "GET", "/api/v1/orderbook/BTC-USD?depth=50", &[], None).await;
     assert_eq!(book_after, book_before);
 }
+
+/// Issue 14: decimal text with spaces around it or a bare point is a 400 naming the field, and
+/// nothing is applied.
+#[tokio::test]
+async fn sloppy_decimal_text_is_refused_naming_the_field() {
+    let dir = temp_dir("sloppy-decimals");
+    let t = start(&dir, SyncMode::None, 64);
+    let (_, key) = funded_account(&t.router, "d", &[("USD", "100000")]).await;
+    for (price, quantity, field) in [
+        (" 100.00 ", "1", "price"),
+        (".50", "1", "price"),
+        ("100.", "1", "price"),
+        ("100.00", " 1", "quantity"),
+        ("100.00", ".5", "quantity"),
+    ] {
+        let (status, body) = send(
+            &t.router,
+            "POST",
+            "/api/v1/orders",
+            &key,
+            &json!({"symbol":"SOL-USD","side":"buy","type":"limit","price":price,"quantity":quantity}),
+        )
+        .await;
+        assert_eq!(
+            status,
+            StatusCode::BAD_REQUEST,
+            "{price:?} {quantity:?}: {body}"
+        );
+        assert_eq!(body["error"]["field"], field, "{body}");
+    }
+    let (_, orders) = call(
+        &t.router,
+        "GET",
+        "/api/v1/orders",
+        &[("x-api-key", &key)],
+        None,
+    )
+    .await;
+    assert_eq!(
+        orders["orders"].as_array().map(Vec::len),
+        Some(0),
+        "{orders}"
+    );
+}

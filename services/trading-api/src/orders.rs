@@ -130,8 +130,6 @@ pub struct SymbolState {
     pub ticker: Ticker,
     /// Market-data sequence number of the book; bumped once per command that changed levels.
     pub book_seq: u64,
-    /// Trades before the last snapshot restore: the engine's trade ids restart at 1 then.
-    pub trade_id_base: u64,
     /// Prices with resting quantity, per side (bids, asks); sizes feed the depth gauge.
     pub levels: [HashSet<Price>; 2],
     /// Reused event buffer, so executing a command does not allocate.

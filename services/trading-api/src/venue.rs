@@ -936,17 +936,16 @@ impl Venue {
                         }
                         touched.push(id);
                     }
-                    let public_id = st.trade_id_base + trade_id;
                     if *maker_order_id == order_id || *taker_order_id == order_id {
                         fills.push(FillReport {
-                            trade_id: public_id,
+                            trade_id: *trade_id,
                             price: *price,
                             qty: *qty,
                             maker: *maker_order_id == order_id,
                         });
                     }
                     trades.push(TradeRecord {
-                        trade_id: public_id,
+                        trade_id: *trade_id,
                         price: *price,
                         qty: *qty,
                         taker_side: *taker_side,
@@ -1121,7 +1120,7 @@ impl Venue {
                 continue;
             };
             let st = state.lock();
-            d.add(u128::from(st.trade_id_base + book.last_trade_id()));
+            d.add(u128::from(book.last_trade_id()));
             for side in [Side::Buy, Side::Sell] {
                 for (price, total, count) in book.depth(side, usize::MAX) {
                     d.add(u128::from(price.0));
@@ -1185,7 +1184,7 @@ impl Venue {
             open.sort_by_key(|r| r.order_id);
             symbols.push(crate::snapshot::SymbolSnapshot {
                 symbol: self.instruments[i].instrument.symbol.clone(),
-                trade_seq: st.trade_id_base + book.last_trade_id(),
+                trade_seq: book.last_trade_id(),
                 book_seq: st.book_seq,
                 ticker: st.ticker.clone(),
                 trades: st.trades.iter().cloned().collect(),
@@ -1249,7 +1248,6 @@ impl Venue {
             // The engine's trade counter continues where the saved one was, so its digest and
             // the trade ids match a venue that never restarted.
             book.restore_trade_seq(snap.trade_seq);
-            st.trade_id_base = 0;
             st.book_seq = snap.book_seq;
             st.ticker = snap.ticker.clone();
             st.trades = snap.trades.iter().cloned().collect();

@@ -405,6 +405,9 @@ struct Shared {
     durable: watch::Sender<Durable>,
     /// Notified (under `state`) whenever `durable` moves, for blocking waiters.
     durable_changed: Condvar,
+    /// How many threads wait in [`Journal::wait_durable_blocking`]: the writer takes the state
+    /// lock to notify them only when there are some (the `coarse` design), not once per group.
+    blocking_waiters: std::sync::atomic::AtomicUsize,
     /// `write` mode: the writer's requests to the syncer thread.
     sync_request: Mutex<SyncRequest>,
     /// Wakes the syncer thread.
@@ -491,6 +494,7 @@ impl Journal {
             wake: Condvar::new(),
             durable,
             durable_changed: Condvar::new(),
+            blocking_waiters: std::sync::atomic::AtomicUsize::new(0),
             sync_request: Mutex::new(SyncRequest::default()),
             sync_wake: Condvar::new(),
             metrics,
@@ -646,20 +650,29 @@ impl Journal {
         if self.shared.mode == SyncMode::None {
             return Ok(());
         }
+        // Counted before the first check, so the writer sees a waiter whenever it might have
+        // published after that check; the short timed wait bounds any wake-up lost in between.
+        let waiters = &self.shared.blocking_waiters;
+        waiters.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let mut st = self.shared.state.lock();
-        loop {
+        let result = loop {
             let durable = *self.shared.durable.borrow();
             if durable.seq >= seq {
-                return Ok(());
+                break Ok(());
             }
             if durable.failed || st.failed {
-                return Err(JournalError::Failed);
+                break Err(JournalError::Failed);
             }
             if st.closed {
-                return Err(JournalError::Closed);
+                break Err(JournalError::Closed);
             }
-            self.shared.durable_changed.wait(&mut st);
-        }
+            self.shared
+                .durable_changed
+                .wait_for(&mut st, std::time::Duration::from_millis(10));
+        };
+        drop(st);
+        waiters.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        result
     }
 
     /// `(last sequence number, byte length)` of everything appended so far; a snapshot taken
@@ -809,6 +822,13 @@ fn fail(shared: &Shared, err: &std::io::Error) {
 
 /// Wakes [`Journal::wait_durable_blocking`] callers; under the state lock, so none misses it.
 fn notify_blocking_waiters(shared: &Shared) {
+    if shared
+        .blocking_waiters
+        .load(std::sync::atomic::Ordering::SeqCst)
+        == 0
+    {
+        return;
+    }
     let _st = shared.state.lock();
     shared.durable_changed.notify_all();
 }

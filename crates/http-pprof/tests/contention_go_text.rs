@@ -11,9 +11,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod go_tool;
-use go_tool::have_go;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use go_tool::{go_pprof, have_go};
+use std::path::PathBuf;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
@@ -111,26 +110,6 @@ fn run_workload() {
         while wait_for_message(&mut rx).await.is_some() {}
     });
     spawn_worker_threads();
-}
-
-fn go_pprof(args: &[&str], profile: &Path) -> String {
-    let tmp = std::env::temp_dir().join("http-pprof-contention-pprof-tmp");
-    let output = Command::new("go")
-        .args(["tool", "pprof"])
-        .args(args)
-        .arg(profile)
-        .env("PPROF_TMPDIR", &tmp)
-        .env("PPROF_BINARY_PATH", &tmp)
-        .output()
-        .expect("run go tool pprof");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "go tool pprof {args:?} {} failed: {}\n{stdout}",
-        profile.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
 }
 
 /// Per-column sums of the samples in `go tool pprof -raw` output.

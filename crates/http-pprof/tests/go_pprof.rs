@@ -3,9 +3,11 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
+mod go_tool;
+use go_tool::{go_pprof, have_go};
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -25,39 +27,14 @@ impl Demo {
     }
 
     fn start_with_env(env: &[(&str, &str)]) -> Demo {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pprof-demo"))
-            .env("PPROF_DEMO_ADDR", "127.0.0.1:0")
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start pprof-demo");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(line) => line,
-            Err(_) => {
-                let _ = child.kill();
-                panic!("pprof-demo did not report its address within 20 s");
-            }
-        };
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
+        let (child, base) = go_tool::start_pprof_demo(env);
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .build()
             .expect("http client");
         Demo {
             child,
-            base: format!("http://{addr}"),
+            base,
             client,
         }
     }
@@ -168,38 +145,6 @@ impl Drop for ProfileFile {
 }
 
 /// `go tool pprof <args> <file>`; fails the test if pprof fails.
-fn go_pprof(args: &[&str], profile: &Path) -> String {
-    let tmp = std::env::temp_dir().join("http-pprof-test-pprof-tmp");
-    let output = Command::new("go")
-        .args(["tool", "pprof"])
-        .args(args)
-        .arg(profile)
-        .env("PPROF_TMPDIR", &tmp)
-        .env("PPROF_BINARY_PATH", &tmp)
-        .output()
-        .expect("run go tool pprof");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "go tool pprof {args:?} failed: {}\n{stdout}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
-}
-
-fn have_go() -> bool {
-    let ok = Command::new("go")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        eprintln!(
-            "\n!!!!!!!! SKIPPING go tool pprof test: `go` is not installed (apt install golang-go) !!!!!!!!\n"
-        );
-    }
-    ok
-}
-
 #[tokio::test]
 async fn cpu_profile_names_the_hot_function_with_file_and_line() {
     if !have_go() {

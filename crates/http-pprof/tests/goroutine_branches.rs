@@ -9,6 +9,9 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod go_tool;
+use go_tool::go_pprof;
+
 use std::net::SocketAddr;
 use std::process::Command;
 use std::sync::Arc;
@@ -86,21 +89,6 @@ fn pprof_shown(out: &str) -> i64 {
         .and_then(|rest| rest.split(',').next())
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or_else(|| panic!("no 'accounting for' in\n{out}"))
-}
-
-fn go_pprof(args: &[&str], file: &std::path::Path) -> String {
-    let out = Command::new("go")
-        .args(["tool", "pprof"])
-        .args(args)
-        .arg(file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "go tool pprof {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]

@@ -3,16 +3,15 @@
 
 #![allow(clippy::unwrap_used, dead_code)]
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// True when `go` runs; otherwise prints SKIP, and fails when `CI` is set (CI must have it).
 #[path = "../go_tool/mod.rs"]
 mod go_tool;
-pub use go_tool::have_go;
+pub use go_tool::{go_pprof, have_go};
 
 /// A running `pprof-demo`, killed on drop.
 pub struct Demo {
@@ -23,36 +22,14 @@ pub struct Demo {
 
 impl Demo {
     pub fn start() -> Demo {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pprof-demo"))
-            .env("PPROF_DEMO_ADDR", "127.0.0.1:0")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start pprof-demo");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let Ok(line) = rx.recv_timeout(Duration::from_secs(20)) else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("pprof-demo did not report its address within 20 s");
-        };
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
+        let (child, base) = go_tool::start_pprof_demo(&[]);
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .build()
             .expect("http client");
         Demo {
             child,
-            base: format!("http://{addr}"),
+            base,
             client,
         }
     }
@@ -116,26 +93,6 @@ impl Drop for TempFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
     }
-}
-
-/// `go tool pprof <args> <file>`, its stdout; fails the test if pprof fails.
-pub fn go_pprof(args: &[&str], profile: &Path) -> String {
-    let tmp = std::env::temp_dir().join("http-pprof-heap-test-pprof-tmp");
-    let output = Command::new("go")
-        .args(["tool", "pprof"])
-        .args(args)
-        .arg(profile)
-        .env("PPROF_TMPDIR", &tmp)
-        .env("PPROF_BINARY_PATH", &tmp)
-        .output()
-        .expect("run go tool pprof");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "go tool pprof {args:?} failed: {}\n{stdout}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
 }
 
 /// One sample of `go tool pprof -raw`: its values and its functions, leaf first (inlined
